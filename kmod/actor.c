@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * termite: actors, their ids, and the universes they live in.
+ *
+ * DOC: Actors and universes
+ *
+ * Ids (of actors, tags, monitor references and universes) come from one
+ * module-wide 64-bit counter passed through a keyed permutation: a
+ * four-round Feistel network whose round function is SipHash under a key
+ * drawn at load time.  A permutation of a counter never repeats, and
+ * without the key no id tells anything about the next one.
+ *
+ * A universe is found by the IPC namespace of the process that opens the
+ * device and lives as long as one of its ports.  The module cannot take a
+ * reference on an IPC namespace (put_ipc_ns() is not exported), so it keys
+ * on the namespace's address and inode number together.
+ *
+ * Actors are published in their universe's rhashtable from SPAWN until they
+ * are GONE; RCU readers find them there and pin them with a reference.
+ */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/siphash.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/nsproxy.h>
+#include <linux/ipc_namespace.h>
+#include "internal.h"
+
+static siphash_key_t tm_id_key;
+static atomic64_t tm_id_counter = ATOMIC64_INIT(0);
+
+DEFINE_MUTEX(tm_universes_lock);
+LIST_HEAD(tm_universes);	/* protected by tm_universes_lock */
+
+static u64 tm_permute(u64 x)
+{
+	u32 l = x >> 32, r = (u32)x, t;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		t = l ^ (u32)siphash_2u64(r, i, &tm_id_key);
+		l = r;
+		r = t;
+	}
+	return ((u64)l << 32) | r;
+}
+
+/**
+ * tm_new_id() - a fresh id: never 0, never returned before
+ *
+ * Return: the id.
+ */
+u64 tm_new_id(void)
+{
+	u64 id;
+
+	do
+		id = tm_permute(atomic64_inc_return(&tm_id_counter));
+	while (!id);
+	return id;
+}
+
+static const struct rhashtable_params tm_actor_params = {
+	.key_len = sizeof(u64),
+	.key_offset = offsetof(struct tm_actor, id),
+	.head_offset = offsetof(struct tm_actor, hnode),
+	.automatic_shrinking = true,
+};
+
+/**
+ * tm_universe_get() - attach a new port to the universe of current's IPC ns
+ * @port: the port being opened
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int tm_universe_get(struct tm_port *port)
+{
+	struct ipc_namespace *ns = current->nsproxy->ipc_ns;
+	struct tm_universe *uni;
+	int err;
+
+	mutex_lock(&tm_universes_lock);
+	list_for_each_entry(uni, &tm_universes, node) {
+		if (uni->ns == ns && uni->ns_inum == ns->ns.inum) {
+			refcount_inc(&uni->ref);
+			goto found;
+		}
+	}
+	err = -ENOMEM;
+	uni = kzalloc(sizeof(*uni), GFP_KERNEL_ACCOUNT);
+	if (!uni)
+		goto out_unlock;
+	err = rhashtable_init(&uni->actors, &tm_actor_params);
+	if (err)
+		goto out_free;
+	err = rhashtable_init(&uni->names, &tm_name_params);
+	if (err)
+		goto out_actors;
+	refcount_set(&uni->ref, 1);
+	uni->ns = ns;
+	uni->ns_inum = ns->ns.inum;
+	uni->id = tm_new_id();
+	mutex_init(&uni->topo_lock);
+	INIT_LIST_HEAD(&uni->ports);
+	list_add(&uni->node, &tm_universes);
+found:
+	port->uni = uni;
+	mutex_unlock(&tm_universes_lock);
+	return 0;
+
+out_actors:
+	rhashtable_destroy(&uni->actors);
+out_free:
+	kfree(uni);
+out_unlock:
+	mutex_unlock(&tm_universes_lock);
+	return err;
+}
+
+/**
+ * tm_universe_put() - drop a port's reference; free the universe with the last
+ * @uni: the universe; every actor of the departing port is already GONE
+ */
+void tm_universe_put(struct tm_universe *uni)
+{
+	if (!refcount_dec_and_mutex_lock(&uni->ref, &tm_universes_lock))
+		return;
+	list_del(&uni->node);
+	mutex_unlock(&tm_universes_lock);
+	/* No port is left, so no actor and no name is published. */
+	rhashtable_destroy(&uni->names);
+	rhashtable_destroy(&uni->actors);
+	mutex_destroy(&uni->topo_lock);
+	kfree(uni);
+}
+
+/**
+ * tm_actor_lookup() - find a published actor of @uni by id, dead or alive
+ * @uni: the universe
+ * @id: the id
+ *
+ * Return: the actor with a reference held, or NULL.
+ */
+struct tm_actor *tm_actor_lookup(struct tm_universe *uni, u64 id)
+{
+	struct tm_actor *a;
+
+	rcu_read_lock();
+	a = rhashtable_lookup(&uni->actors, &id, tm_actor_params);
+	if (a && !refcount_inc_not_zero(&a->ref))
+		a = NULL;
+	rcu_read_unlock();
+	return a;
+}
+
+/**
+ * tm_own_actor() - find an actor owned by @port
+ * @port: the port
+ * @id: the id
+ *
+ * Return: the actor with a reference held (it may be a zombie), or
+ * ERR_PTR(-EINVAL) for id 0, ERR_PTR(-ENOENT) if @port owns no such actor.
+ */
+struct tm_actor *tm_own_actor(struct tm_port *port, u64 id)
+{
+	struct tm_actor *a;
+
+	if (!id)
+		return ERR_PTR(-EINVAL);
+	a = tm_actor_lookup(port->uni, id);
+	if (!a)
+		return ERR_PTR(-ENOENT);
+	if (a->port != port) {
+		tm_actor_put(a);
+		return ERR_PTR(-ENOENT);
+	}
+	return a;
+}
+
+static void tm_actor_free_rcu(struct rcu_head *rcu)
+{
+	kfree(container_of(rcu, struct tm_actor, rcu));
+}
+
+/**
+ * tm_actor_put() - drop a reference; the last frees the actor after RCU
+ * @a: the actor
+ */
+void tm_actor_put(struct tm_actor *a)
+{
+	if (!refcount_dec_and_test(&a->ref))
+		return;
+	if (a->dead_msg)
+		tm_msg_put(a->dead_msg);
+	call_rcu(&a->rcu, tm_actor_free_rcu);
+}
+
+/**
+ * tm_actor_unpublish() - make a dead actor GONE and forget its id
+ * @a: the actor; its links, monitors and name are already gone
+ *
+ * Called at most once per actor, with its universe's topo_lock held or by
+ * the owner reaping its zombie.
+ */
+void tm_actor_unpublish(struct tm_actor *a)
+{
+	struct tm_port *port = a->port;
+	LIST_HEAD(flushed);
+
+	spin_lock(&a->lock);
+	a->state = TM_GONE;
+	a->events++;
+	tm_flush_locked(a, &flushed);
+	spin_lock(&port->lock);
+	list_del(&a->port_node);
+	port->nactors--;
+	if (!list_empty(&a->ready_node))
+		list_del_init(&a->ready_node);
+	spin_unlock(&port->lock);
+	spin_unlock(&a->lock);
+	wake_up_all(&a->recv_wq);
+	tm_free_list(&flushed);
+
+	rhashtable_remove_fast(&a->uni->actors, &a->hnode, tm_actor_params);
+	tm_actor_put(a);
+}
+
+/**
+ * tm_port_put() - drop a reference to a port; the last frees it
+ * @port: the port, whose actors are all GONE by then
+ */
+void tm_port_put(struct tm_port *port)
+{
+	if (!refcount_dec_and_test(&port->ref))
+		return;
+	tm_universe_put(port->uni);
+	put_cred(port->cred);
+	put_pid(port->tgid);
+	kfree(port);
+}
+
+int tm_ioc_spawn(struct tm_port *port, void __user *arg)
+{
+	struct termite_spawn sp;
+	struct tm_actor *a;
+	int err;
+
+	if (copy_from_user(&sp, arg, sizeof(sp)))
+		return -EFAULT;
+	if (sp.flags || sp.mode > TERMITE_MODE_DIE ||
+	    !tm_zero(sp.reserved, sizeof(sp.reserved)))
+		return -EINVAL;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL_ACCOUNT);
+	if (!a)
+		return -ENOMEM;
+	a->dead_msg = tm_msg_alloc(0, GFP_KERNEL_ACCOUNT);
+	if (!a->dead_msg) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	a->id = tm_new_id();
+	refcount_set(&a->ref, 1);
+	a->uni = port->uni;
+	a->port = port;
+	INIT_LIST_HEAD(&a->ready_node);
+	spin_lock_init(&a->lock);
+	a->state = TM_ALIVE;
+	a->mode = sp.mode;
+	INIT_LIST_HEAD(&a->mbox);
+	INIT_LIST_HEAD(&a->sigq);
+	a->next_seq = 1;
+	init_waitqueue_head(&a->recv_wq);
+	INIT_LIST_HEAD(&a->links);
+	INIT_LIST_HEAD(&a->monitors);
+	INIT_LIST_HEAD(&a->watchers);
+	INIT_LIST_HEAD(&a->death_node);
+
+	spin_lock(&port->lock);
+	if (port->nactors >= READ_ONCE(tm_max_actors)) {
+		spin_unlock(&port->lock);
+		err = -ENOSPC;
+		goto out_msg;
+	}
+	port->nactors++;
+	list_add_tail(&a->port_node, &port->actors);
+	spin_unlock(&port->lock);
+
+	err = rhashtable_insert_fast(&port->uni->actors, &a->hnode,
+				     tm_actor_params);
+	if (err)
+		goto out_unlist;
+
+	sp.id = a->id;
+	if (copy_to_user(arg, &sp, sizeof(sp))) {
+		/* Nobody has seen the id yet: take the actor back quietly. */
+		mutex_lock(&port->uni->topo_lock);
+		tm_actor_unpublish(a);
+		mutex_unlock(&port->uni->topo_lock);
+		return -EFAULT;
+	}
+	return 0;
+
+out_unlist:
+	mutex_lock(&port->uni->topo_lock);	/* debugfs walks the list */
+	spin_lock(&port->lock);
+	list_del(&a->port_node);
+	port->nactors--;
+	spin_unlock(&port->lock);
+	mutex_unlock(&port->uni->topo_lock);
+out_msg:
+	tm_msg_put(a->dead_msg);
+out_free:
+	kfree(a);
+	return err;
+}
+
+int tm_ioc_setopt(struct tm_port *port, void __user *arg)
+{
+	struct termite_setopt so;
+	struct tm_actor *a;
+	u64 old;
+	int err = 0;
+
+	if (copy_from_user(&so, arg, sizeof(so)))
+		return -EFAULT;
+	if (so.reserved0 || !tm_zero(so.reserved, sizeof(so.reserved)))
+		return -EINVAL;
+	if (so.opt != TERMITE_OPT_MODE || so.value > TERMITE_MODE_DIE)
+		return -EINVAL;
+	a = tm_own_actor(port, so.actor);
+	if (IS_ERR(a))
+		return PTR_ERR(a);
+	/* The topo_lock orders a mode change against deliveries of signals. */
+	mutex_lock(&a->uni->topo_lock);
+	spin_lock(&a->lock);
+	if (a->state != TM_ALIVE) {
+		err = a->state == TM_DEAD ? -EOWNERDEAD : -ENOENT;
+	} else {
+		old = a->mode;
+		a->mode = so.value;
+	}
+	spin_unlock(&a->lock);
+	mutex_unlock(&a->uni->topo_lock);
+	tm_actor_put(a);
+	if (err)
+		return err;
+	so.value = old;
+	if (copy_to_user(arg, &so, sizeof(so)))
+		return -EFAULT;
+	return 0;
+}
+
+int tm_ioc_make_tag(struct tm_port *port, void __user *arg)
+{
+	struct termite_tag t;
+	struct tm_actor *a = NULL;
+
+	if (copy_from_user(&t, arg, sizeof(t)))
+		return -EFAULT;
+	if (!tm_zero(t.reserved, sizeof(t.reserved)))
+		return -EINVAL;
+	if (t.actor) {
+		a = tm_own_actor(port, t.actor);
+		if (IS_ERR(a))
+			return PTR_ERR(a);
+	}
+	t.tag = tm_new_id();
+	if (a) {
+		/*
+		 * From now on, a receive matching this tag starts at the
+		 * first message queued after this point.
+		 */
+		spin_lock(&a->lock);
+		a->mark_tag = t.tag;
+		a->mark_seq = a->next_seq;
+		a->mark_pos = NULL;
+		spin_unlock(&a->lock);
+		tm_actor_put(a);
+	}
+	if (copy_to_user(arg, &t, sizeof(t)))
+		return -EFAULT;
+	return 0;
+}
+
+int tm_actor_init(void)
+{
+	get_random_bytes(&tm_id_key, sizeof(tm_id_key));
+	return 0;
+}
+
+void tm_actor_exit(void)
+{
+	/* Wait for actors freed by call_rcu before the module text goes. */
+	rcu_barrier();
+}
