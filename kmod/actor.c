@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * termite: actors, their ids, and the universes they live in.
- *
+ */
+
+/**
  * DOC: Actors and universes
  *
  * Ids (of actors, tags, monitor references and universes) come from one
@@ -11,9 +13,11 @@
  * without the key no id tells anything about the next one.
  *
  * A universe is found by the IPC namespace of the process that opens the
- * device and lives as long as one of its ports.  The module cannot take a
- * reference on an IPC namespace (put_ipc_ns() is not exported), so it keys
- * on the namespace's address and inode number together.
+ * device and lives as long as one of its ports.  It holds a reference on
+ * that namespace, so the namespace's address, its key, cannot be reused by
+ * another namespace while the universe exists.  put_ipc_ns() is not
+ * exported to modules; the namespace's own &struct proc_ns_operations
+ * (the ones setns() uses) take and drop the reference instead.
  *
  * Actors are published in their universe's rhashtable from SPAWN until they
  * are GONE; RCU readers find them there and pin them with a reference.
@@ -25,6 +29,7 @@
 #include <linux/sched.h>
 #include <linux/nsproxy.h>
 #include <linux/ipc_namespace.h>
+#include <linux/proc_ns.h>
 #include "internal.h"
 
 static siphash_key_t tm_id_key;
@@ -68,22 +73,42 @@ static const struct rhashtable_params tm_actor_params = {
 	.automatic_shrinking = true,
 };
 
+/* current's IPC namespace, referenced; NULL if current has none left. */
+static struct ns_common *tm_ipc_ns_get(void)
+{
+	struct ns_common *ns = &current->nsproxy->ipc_ns->ns;
+
+	/* Without CONFIG_IPC_NS there is one namespace, and it never ends. */
+	return ns->ops ? ns->ops->get(current) : ns;
+}
+
+static void tm_ipc_ns_put(struct ns_common *ns)
+{
+	if (ns->ops)
+		ns->ops->put(ns);
+}
+
 /**
  * tm_universe_get() - attach a new port to the universe of current's IPC ns
  * @port: the port being opened
  *
- * Return: 0, or -ENOMEM.
+ * Return: 0, -ENOMEM, or -ENOENT if current has no IPC namespace.
  */
 int tm_universe_get(struct tm_port *port)
 {
-	struct ipc_namespace *ns = current->nsproxy->ipc_ns;
 	struct tm_universe *uni;
+	struct ns_common *ns;
 	int err;
 
+	ns = tm_ipc_ns_get();
+	if (!ns)
+		return -ENOENT;
 	mutex_lock(&tm_universes_lock);
 	list_for_each_entry(uni, &tm_universes, node) {
-		if (uni->ns == ns && uni->ns_inum == ns->ns.inum) {
+		if (uni->ns == ns) {
 			refcount_inc(&uni->ref);
+			/* The universe holds the namespace already. */
+			tm_ipc_ns_put(ns);
 			goto found;
 		}
 	}
@@ -99,7 +124,6 @@ int tm_universe_get(struct tm_port *port)
 		goto out_actors;
 	refcount_set(&uni->ref, 1);
 	uni->ns = ns;
-	uni->ns_inum = ns->ns.inum;
 	uni->id = tm_new_id();
 	mutex_init(&uni->topo_lock);
 	INIT_LIST_HEAD(&uni->ports);
@@ -115,6 +139,7 @@ out_free:
 	kfree(uni);
 out_unlock:
 	mutex_unlock(&tm_universes_lock);
+	tm_ipc_ns_put(ns);
 	return err;
 }
 
@@ -132,6 +157,7 @@ void tm_universe_put(struct tm_universe *uni)
 	rhashtable_destroy(&uni->names);
 	rhashtable_destroy(&uni->actors);
 	mutex_destroy(&uni->topo_lock);
+	tm_ipc_ns_put(uni->ns);
 	kfree(uni);
 }
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * termite: introspection through fdinfo and debugfs.
- *
+ */
+
+/**
  * DOC: Introspection
  *
  * /proc/PID/fdinfo/FD of a port shows the port's universe, actor count,
@@ -18,6 +20,7 @@
 #include <linux/fs.h>
 #include <linux/seq_file.h>
 #include <linux/pid.h>
+#include <linux/ns_common.h>
 #include "internal.h"
 
 static struct dentry *tm_debugfs_dir;
@@ -54,15 +57,11 @@ static void tm_show_actor(struct seq_file *m, struct tm_actor *a)
 {
 	struct tm_link_end *e;
 	struct tm_monitor *mon;
-	struct tm_msg *msg;
-	u32 nsig = 0;
 
 	spin_lock(&a->lock);
-	list_for_each_entry(msg, &a->sigq, node)
-		nsig++;
 	seq_printf(m, "  actor %016llx %s mode=%s queue=%u signals=%u",
 		   a->id, tm_state_names[a->state], tm_mode_names[a->mode],
-		   a->qlen, nsig);
+		   a->qlen, a->nsig);
 	spin_unlock(&a->lock);
 	if (a->name)
 		seq_printf(m, " name=%s", a->name->name);
@@ -90,7 +89,7 @@ static int tm_actors_show(struct seq_file *m, void *unused)
 	mutex_lock(&tm_universes_lock);
 	list_for_each_entry(uni, &tm_universes, node) {
 		seq_printf(m, "universe %016llx ipc-ns %u\n", uni->id,
-			   uni->ns_inum);
+			   uni->ns->inum);
 		mutex_lock(&uni->topo_lock);
 		list_for_each_entry(port, &uni->ports, uni_node) {
 			seq_printf(m, " port pid %d uid %u actors %u queued-bytes %llu\n",

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * termite: the /dev/termite device and its ports.
- *
+ */
+
+/**
  * DOC: Device and ports
  *
  * /dev/termite is a misc character device.  Each open() makes a port
@@ -141,8 +143,11 @@ static int tm_ioc_ready(struct tm_port *port, void __user *arg)
 		}
 		for (i = 0; i < n; i++)
 			tm_actor_put(batch[i]);
-		if (err)
+		/* Report what earlier rounds wrote; fail only if nothing was. */
+		if (err && !done)
 			return err;
+		if (err)
+			break;
 		done += n;
 	}
 	rd.count = done;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * termite: links, monitors, exit signals and deaths.
- *
+ */
+
+/**
  * DOC: Links, monitors and exits
  *
  * A link between two actors is one &struct tm_link carrying up to two
@@ -198,6 +200,7 @@ static void tm_link_remove(struct tm_link *l)
 		list_del(&l->end[i].node);
 		l->end[i].actor->nlinks--;
 	}
+	l->end[l->creator].actor->nowned--;
 }
 
 static void tm_monitor_free(struct tm_monitor *mon)
@@ -213,8 +216,7 @@ static void tm_monitor_remove(struct tm_monitor *mon)
 {
 	list_del(&mon->w_node);
 	list_del(&mon->t_node);
-	mon->watcher->nlinks--;
-	mon->target->nlinks--;
+	mon->watcher->nowned--;
 }
 
 /* Queue @mon's DOWN for its watcher and free the monitor. */
@@ -457,9 +459,10 @@ static int tm_link_add(struct tm_port *port, struct termite_link *lk)
 	mine = tm_link_find(a, b);
 	if (!mine) {
 		err = -EMLINK;
-		if (a->nlinks >= READ_ONCE(tm_max_links) ||
-		    b->nlinks >= READ_ONCE(tm_max_links))
+		if (a->nowned >= READ_ONCE(tm_max_links))
 			goto out_unlock;
+		a->nowned++;
+		nl->creator = 0;
 		nl->end[0].actor = a;
 		nl->end[1].actor = b;
 		for (i = 0; i < 2; i++) {
@@ -601,8 +604,7 @@ int tm_ioc_monitor(struct tm_port *port, void __user *arg)
 		goto out_unlock;
 	}
 	err = -EMLINK;
-	if (a->nlinks >= READ_ONCE(tm_max_links) ||
-	    b->nlinks >= READ_ONCE(tm_max_links))
+	if (a->nowned >= READ_ONCE(tm_max_links))
 		goto out_unlock;
 	mon->ref = mo.ref;
 	mon->down = down;
@@ -612,8 +614,7 @@ int tm_ioc_monitor(struct tm_port *port, void __user *arg)
 	refcount_inc(&b->ref);
 	list_add_tail(&mon->w_node, &a->monitors);
 	list_add_tail(&mon->t_node, &b->watchers);
-	a->nlinks++;
-	b->nlinks++;
+	a->nowned++;
 	mon = NULL;
 	down = NULL;
 	err = 0;
@@ -766,7 +767,8 @@ int tm_ioc_signal(struct tm_port *port, void __user *arg)
 	spin_lock(&t->lock);
 	err = 0;
 	if (r->code != TERMITE_EXIT_KILL) {
-		if (t->qlen >= READ_ONCE(tm_max_queue_len))
+		m->len = r->len;
+		if (t->qlen + t->nsig >= READ_ONCE(tm_max_queue_len))
 			err = -EAGAIN;
 		else
 			err = tm_quota_charge_locked(t, m);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * termite: internal data model shared by the files of termite.ko.
- *
+ */
+
+/**
  * DOC: Objects and lock order
  *
  * A *universe* (&struct tm_universe) holds the actors of one IPC namespace.
@@ -106,8 +108,7 @@ struct tm_port;
  * struct tm_universe - all actors of one IPC namespace
  * @node: in tm_universes; protected by tm_universes_lock
  * @ref: one per port
- * @ns: the IPC namespace (a key only: not a reference)
- * @ns_inum: its inode number (a second key)
+ * @ns: the IPC namespace, referenced (the key)
  * @id: reported as termite_version.universe
  * @actors: every published actor by id (rhashtable locking, RCU reads)
  * @names: every registered name (rhashtable locking, RCU reads)
@@ -117,8 +118,7 @@ struct tm_port;
 struct tm_universe {
 	struct list_head node;
 	refcount_t ref;
-	void *ns;
-	unsigned int ns_inum;
+	struct ns_common *ns;
 	u64 id;
 	struct rhashtable actors;
 	struct rhashtable names;
@@ -145,6 +145,7 @@ enum tm_state { TM_ALIVE, TM_DEAD, TM_GONE };
  * @mbox: ordinary messages, oldest first, seq increasing
  * @sigq: exit signals to raise, and the death notice
  * @qlen: messages on @mbox
+ * @nsig: signals on @sigq
  * @next_seq: seq of the next message queued
  * @events: bumped whenever something is queued or the state changes
  * @mark_tag: the tag of the last MAKE_TAG naming this actor, or 0
@@ -156,7 +157,10 @@ enum tm_state { TM_ALIVE, TM_DEAD, TM_GONE };
  * @links: &struct tm_link of this actor; protected by the topo_lock
  * @monitors: monitors this actor holds; protected by the topo_lock
  * @watchers: monitors held on this actor; protected by the topo_lock
- * @nlinks: links plus monitors on either side; protected by the topo_lock
+ * @nlinks: length of @links; protected by the topo_lock
+ * @nowned: links it created plus monitors it holds, at most max_links;
+ *	protected by the topo_lock.  Only these count, so that no stranger
+ *	can use up an actor's limit.
  * @name: its registered name or NULL; protected by the topo_lock
  * @death_node: on a death work list; protected by the topo_lock
  * @death_reason: why it is dying, while on a work list (topo_lock)
@@ -178,6 +182,7 @@ struct tm_actor {
 	struct list_head mbox;
 	struct list_head sigq;
 	u32 qlen;
+	u32 nsig;
 	u64 next_seq;
 	u32 events;
 	u64 mark_tag;
@@ -191,6 +196,7 @@ struct tm_actor {
 	struct list_head monitors;
 	struct list_head watchers;
 	u32 nlinks;
+	u32 nowned;
 	struct tm_name *name;
 	struct list_head death_node;
 	struct tm_reason *death_reason;
@@ -253,11 +259,14 @@ struct tm_link_end {
 /**
  * struct tm_link - the link between two actors, in one or both directions
  * @end: the two ends
+ * @creator: index of the end whose actor created the link and is charged
+ *	for it in its nowned
  *
  * Everything is protected by the universe's topo_lock.
  */
 struct tm_link {
 	struct tm_link_end end[2];
+	int creator;
 };
 
 /**

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * termite: mailboxes, send, and selective receive.
- *
+ */
+
+/**
  * DOC: Mailbox and receive
  *
  * An actor's mailbox is a list of &struct tm_msg in arrival order, each
@@ -97,6 +99,7 @@ void tm_enqueue_locked(struct tm_actor *a, struct tm_msg *m, bool signal)
 	if (signal) {
 		m->seq = 0;
 		list_add_tail(&m->node, &a->sigq);
+		a->nsig++;
 	} else {
 		m->seq = a->next_seq++;
 		list_add_tail(&m->node, &a->mbox);
@@ -122,6 +125,8 @@ static void tm_unqueue_locked(struct tm_actor *a, struct tm_msg *m)
 			a->hint = list_is_first(&m->node, &a->mbox) ?
 				NULL : list_prev_entry(m, node);
 		a->qlen--;
+	} else {
+		a->nsig--;
 	}
 	list_del_init(&m->node);
 	m->queued = false;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * termite: registered names.
- *
+ */
+
+/**
  * DOC: Names
  *
  * A universe maps names (1 to %TERMITE_NAME_MAX - 1 bytes, NUL-padded) to

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * termite: limits, their module parameters, and quota accounting.
- *
+ */
+
+/**
  * DOC: Limits and accounting
  *
  * Every kernel allocation termite makes on a user's behalf is bounded:
@@ -11,8 +13,9 @@
  * - the payload bytes, plus a per-message overhead, queued to all actors
  *   of one port by ``port_quota``;
  * - the actors of one port, zombies included, by ``max_actors``;
- * - the links and monitors of one actor by ``max_links``; each link and
- *   monitor preallocates the exit signal or DOWN message it may send, so a
+ * - the links an actor creates plus the monitors it holds by ``max_links``
+ *   (links made by others do not count, so no stranger can exhaust it);
+ *   each link and monitor preallocates the exit signal or DOWN message it may send, so a
  *   death never allocates and never fails;
  * - names by one per actor.
  *
@@ -56,7 +59,7 @@ TM_UINT_PARAM(max_queue_len, tm_max_queue_len, 16, 16777216,
 TM_UINT_PARAM(max_actors, tm_max_actors, 16, 16777216,
 	      "actors one port may own");
 TM_UINT_PARAM(max_links, tm_max_links, 16, 16777216,
-	      "links plus monitors of one actor");
+	      "links one actor creates plus monitors it holds");
 
 #define TM_QUOTA_MIN	(64ULL << 10)
 #define TM_QUOTA_MAX	(16ULL << 30)

@@ -80,7 +80,7 @@ enum termite_exit_mode {
  * @max_msg_size: largest payload a send accepts, in bytes (out)
  * @max_queue_len: messages an actor's mailbox may hold (out)
  * @max_actors: actors one port may own, zombies included (out)
- * @max_links: links plus monitors one actor may have (out)
+ * @max_links: links one actor may create plus monitors it may hold (out)
  * @port_quota: bytes of queued payload all actors of a port may hold (out)
  * @universe: an id of the caller's universe, equal for ports of one IPC
  *	namespace and different across namespaces (out)
@@ -165,8 +165,10 @@ struct termite_send {
  * @len: payload length; on -EMSGSIZE, the size the payload needs
  * @flags: %TERMITE_MSG_*
  * @pid: tgid of the sending OS process, in the receiver's pid namespace
- *	(0 when it is not visible there, or for kernel-made messages)
+ *	(0 when it is not visible there, and for exit signals from links,
+ *	DOWN messages and death notices, which the kernel makes)
  * @uid: uid of the sending OS process, in the receiver's user namespace
+ *	(0 for messages the kernel makes)
  *
  * The payload follows the header immediately.
  */
