@@ -111,19 +111,24 @@ static void tm_msg_set_reason(struct tm_msg *m, u32 kind, u64 from, u64 tag,
 }
 
 /**
- * tm_may_signal() - may current send exit signals to @target?
+ * tm_may_signal() - may current, through @port, send exit signals to @target?
+ * @port: the caller's port
  * @target: an actor, pinned, whose port is open
  *
- * The rule of kill(2): same real or effective uid as the owner's real or
- * saved uid, or CAP_KILL in the owner's user namespace.
+ * A port's own actors are always its to signal.  Otherwise the rule of
+ * kill(2), with the credentials the target's port was opened with: same
+ * real or effective uid as the owner's real or saved uid, or CAP_KILL in
+ * the owner's user namespace.
  *
  * Return: true if allowed.
  */
-bool tm_may_signal(const struct tm_actor *target)
+bool tm_may_signal(const struct tm_port *port, const struct tm_actor *target)
 {
 	const struct cred *cred = current_cred();
 	const struct cred *tcred = target->port->cred;
 
+	if (target->port == port)
+		return true;
 	if (uid_eq(cred->euid, tcred->suid) || uid_eq(cred->euid, tcred->uid) ||
 	    uid_eq(cred->uid, tcred->suid) || uid_eq(cred->uid, tcred->uid))
 		return true;
@@ -453,7 +458,7 @@ static int tm_link_add(struct tm_port *port, struct termite_link *lk)
 		goto out_unlock;
 	}
 	err = -EPERM;
-	if (sig_to && !tm_may_signal(b))
+	if (sig_to && !tm_may_signal(port, b))
 		goto out_unlock;
 
 	mine = tm_link_find(a, b);
@@ -761,7 +766,7 @@ int tm_ioc_signal(struct tm_port *port, void __user *arg)
 	if (t->state != TM_ALIVE || t->death_reason)
 		goto out_unlock;
 	err = -EPERM;
-	if (!tm_may_signal(t))
+	if (!tm_may_signal(port, t))
 		goto out_unlock;
 	/* User-made signals count against the receiver's limits. */
 	spin_lock(&t->lock);

@@ -332,7 +332,7 @@ struct tm_reason *tm_reason_get(struct tm_reason *r);
 void tm_reason_put(struct tm_reason *r);
 void tm_port_kill_all(struct tm_port *port);
 void tm_reap_zombie(struct tm_actor *a);
-bool tm_may_signal(const struct tm_actor *target);
+bool tm_may_signal(const struct tm_port *port, const struct tm_actor *target);
 int tm_ioc_link(struct tm_port *port, void __user *arg, bool link);
 int tm_ioc_monitor(struct tm_port *port, void __user *arg);
 int tm_ioc_demonitor(struct tm_port *port, void __user *arg);

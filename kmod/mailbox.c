@@ -359,8 +359,12 @@ static struct tm_msg *tm_find_locked(struct tm_actor *a,
 			return ERR_PTR(-ENOMSG);
 		return m;
 	}
-	if ((r->flags & TERMITE_RECV_AFTER) && r->cursor >= min)
-		min = r->cursor + 1;
+	if (r->flags & TERMITE_RECV_AFTER) {
+		if (r->cursor == U64_MAX)
+			return NULL;	/* nothing is after the end */
+		if (r->cursor >= min)
+			min = r->cursor + 1;
+	}
 	if ((r->flags & TERMITE_MATCH_TAG) && a->mark_tag &&
 	    r->tag == a->mark_tag && a->mark_seq > min)
 		min = a->mark_seq;

@@ -115,7 +115,7 @@ int tm_ioc_unregister(struct tm_port *port, void __user *arg)
 	nm = rhashtable_lookup_fast(&uni->names, n.name, tm_name_params);
 	if (!nm)
 		err = -ENOENT;
-	else if (!tm_may_signal(nm->actor))
+	else if (!tm_may_signal(port, nm->actor))
 		err = -EPERM;
 	else
 		tm_name_remove(uni, nm);

@@ -20,7 +20,7 @@
  * - names by one per actor.
  *
  * Each parameter is writable by root at run time and refuses values outside
- * its bounds with -EINVAL; a lower value applies to new messages, actors
+ * its bounds (and numbers too large to parse) with -EINVAL; a lower value applies to new messages, actors
  * and links, never to what exists.  Allocations use GFP_KERNEL_ACCOUNT, so
  * they are charged to the memory cgroup of the process that causes them
  * (the sender, for a message).
@@ -43,7 +43,9 @@ unsigned long long tm_port_quota = 256ULL << 20;
 #define TM_UINT_PARAM(name, var, lo, hi, desc)				\
 static int tm_set_##name(const char *val, const struct kernel_param *kp) \
 {									\
-	return param_set_uint_minmax(val, kp, lo, hi);			\
+	int err = param_set_uint_minmax(val, kp, lo, hi);		\
+									\
+	return err == -ERANGE ? -EINVAL : err;				\
 }									\
 static const struct kernel_param_ops tm_ops_##name = {			\
 	.set = tm_set_##name,						\
