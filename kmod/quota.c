@@ -73,7 +73,7 @@ static int tm_set_port_quota(const char *val, const struct kernel_param *kp)
 
 	err = kstrtoull(val, 0, &v);
 	if (err)
-		return err;
+		return -EINVAL;
 	if (v < TM_QUOTA_MIN || v > TM_QUOTA_MAX)
 		return -EINVAL;
 	WRITE_ONCE(tm_port_quota, v);
