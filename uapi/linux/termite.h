@@ -130,7 +130,8 @@ struct termite_spawn {
  * @flags: %TERMITE_SEND_* (in)
  * @reserved0: must be zero
  * @timeout_ns: with %TERMITE_SEND_BLOCK, how long to wait for room:
- *	negative waits forever, 0 fails at once (in)
+ *	negative waits forever, 0 fails at once with the error a send
+ *	without %TERMITE_SEND_BLOCK gives (-EAGAIN or -ENOBUFS) (in)
  * @reserved: must be zero
  *
  * Asynchronous: returns 0 once the message is queued.  Messages from one
@@ -188,8 +189,9 @@ struct termite_msghdr {
 #define TERMITE_MSG_SIGNAL	(1U << 0)
 /*
  * The receiving actor itself has died (killed, or by a signal in mode DIE):
- * @code is its reason.  After this message the id is forgotten and every
- * further operation on it fails with -ENOENT.
+ * @code is its reason.  After this message the id is forgotten: every
+ * further operation of its owner on it fails with -ENOENT (others get
+ * -ESRCH or a NOPROC notice, as for any dead actor).
  */
 #define TERMITE_MSG_DEAD	(1U << 1)
 
@@ -241,7 +243,10 @@ struct termite_recv {
 #define TERMITE_MATCH_TAG	(1U << 1)
 #define TERMITE_MATCH_KIND	(1U << 2)
 #define TERMITE_MATCH_DATA	(1U << 3)
-/* Leave the message queued: its seq in the header is a cursor. */
+/*
+ * Leave the message queued: its seq in the header is a cursor.  Pending
+ * signals and death notices are consumed even so.
+ */
 #define TERMITE_RECV_PEEK	(1U << 4)
 /* Only messages after @cursor (seq > cursor). */
 #define TERMITE_RECV_AFTER	(1U << 5)
@@ -314,8 +319,14 @@ struct termite_monitor {
  * EXIT ends @actor with the reason, which travels along its links and
  * fires its monitors; the id is forgotten.  SIGNAL sends an exit signal
  * from @actor to @to as if along a link (Erlang's exit/2); with
- * %TERMITE_EXIT_KILL it kills @to whatever its mode.  Signalling an actor
- * whose owner has another uid needs the right to kill() that owner.
+ * %TERMITE_EXIT_KILL it kills @to whatever its mode.
+ *
+ * Permission: a port may always signal its own actors.  Signalling an
+ * actor of another port needs the right kill(2) would give over the
+ * credentials that port was opened with (same real or effective uid as
+ * its real or saved uid, or CAP_KILL in its user namespace); otherwise
+ * -EPERM.  The same rule applies to LINK with %TERMITE_LINK_TO (a link is
+ * a deferred exit signal) and to UNREGISTER.
  */
 struct termite_exit {
 	__u64 actor;
