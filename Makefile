@@ -31,6 +31,25 @@ USER_LDLIBS := $(if $(filter /%,$(shell $(CC) -print-file-name=liburing.so)),-Wl
 
 KSFT_HDR := $(BUILD)/kselftest/kselftest_harness.h
 
+# libtermite-user (build/libtermite-user.a) and its host tests
+# (build/tests/host/*_test, run on this machine, no VM): the term layer's
+# rules, plus the green-thread core (fiber.c and its x86-64 context switch).
+include $(TOP)/libtermite-user/term.mk
+TMU_SRCS += $(TOP)/libtermite-user/fiber.c
+TMU_HDRS += $(TOP)/libtermite-user/fiber.h
+TMU_TESTS += fiber_test fiber_snapshot_test fiber_mem_test
+host-tests check-host: $(addprefix $(BUILD)/tests/host/,fiber_test fiber_snapshot_test fiber_mem_test)
+TMU_TEST_CFLAGS += -pthread -fstack-protector-strong
+TMU_CTX_OBJ := $(BUILD)/libtermite-user/ctx_x86_64.o
+# (term.mk expands its prerequisites when read: name the fiber objects here.)
+$(TMU_LIB): $(TMU_CTX_OBJ) $(BUILD)/libtermite-user/fiber.o
+$(TMU_CTX_OBJ): $(TOP)/libtermite-user/ctx_x86_64.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(BUILD)/bench/fiber_bench: $(TOP)/bench/fiber_bench.c $(TMU_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I$(TOP)/libtermite-user $< $(TMU_LIB) -o $@
+
 EXAMPLE_SRCS := $(wildcard $(TOP)/examples/*.c)
 EXAMPLES := $(patsubst $(TOP)/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 
@@ -41,15 +60,19 @@ SUITES ?=
 SUITE_TIMEOUT ?= 300
 
 .PHONY: all module selftests examples kselftest-headers deps check demo \
-	vm-run clean help
+	vm-run clean help lib
 
-all: module selftests examples
+all: module selftests examples lib host-tests $(BUILD)/bench/fiber_bench
+
+lib: $(TMU_LIB)
 
 help:
 	@echo 'make deps        install the Debian packages needed (scripts/deps.sh, root)'
 	@echo 'make module      build kmod/termite.ko against KDIR=$(KDIR)'
 	@echo 'make selftests   build selftests/termite/*.c into build/selftests/'
 	@echo 'make examples    build examples/*.c into build/examples/'
+	@echo 'make lib         build build/libtermite-user.a'
+	@echo 'make check-host  build and run the host tests of libtermite-user (no VM)'
 	@echo 'make check       deps + build + every selftest in the VM; last line: N passed, N failed'
 	@echo '                 (SUITES="a_test b.sh" to run some; SUITE_TIMEOUT=seconds per suite)'
 	@echo 'make demo        deps + build + build/examples/demo in the VM'
@@ -98,7 +121,7 @@ $(BUILD)/examples/%: $(TOP)/examples/%.c
 # A failed build still ends `make check` with the summary line.
 check:
 	@$(TOP)/scripts/deps.sh
-	@$(MAKE) --no-print-directory module selftests examples || { \
+	@$(MAKE) --no-print-directory module selftests examples host-tests || { \
 		echo "check: the build failed"; mkdir -p $(BUILD); \
 		echo "0 passed, 1 failed" | tee $(BUILD)/check-summary; exit 1; }
 	@SUITES="$(SUITES)" SUITE_TIMEOUT="$(SUITE_TIMEOUT)" $(TOP)/scripts/check.sh

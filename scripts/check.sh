@@ -1,8 +1,9 @@
 #!/bin/bash
-# The test part of `make check`: run selftests/run.sh in the VM, then print
-# as the very last line the total "N passed, N failed" (", N skipped").
+# The test part of `make check`: run the host tests of libtermite-user
+# (tests/host/run.sh), then selftests/run.sh in the VM, and print as the
+# very last line the total "N passed, N failed" (", N skipped").
 #
-# The counts are run.sh's, summed over all suites.  A failed VM run (kernel
+# The counts are both runners', summed over all suites.  A failed VM run (kernel
 # warning/BUG on the console, module that would not unload, timeout, crash)
 # adds one failure, so the closing line never reads "0 failed" for a run
 # that failed.  Exit status: 0 only if nothing failed.
@@ -18,6 +19,15 @@ cd "$repo"
 results=build/check
 rm -rf "$results" build/check-summary
 mkdir -p build
+
+# The host tests of libtermite-user first: they need no VM.
+host_line=
+if ls build/tests/host/*_test >/dev/null 2>&1; then
+	tests/host/run.sh > build/host-check.log 2>&1 || true
+	cat build/host-check.log
+	host_line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/host-check.log | tail -n 1 || true)
+	[ -n "$host_line" ] || host_line="0 passed, 1 failed"
+fi
 
 rc=0
 scripts/vm-run.sh --timeout "${VM_TIMEOUT:-600}" --save "$results" -- \
@@ -46,6 +56,17 @@ elif [ -z "$line" ]; then
 elif [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
 	echo "check: the VM run exited with status $rc; counted as 1 failure"
 	failed=$((failed + 1))
+fi
+
+# Add the host tests' counts.
+if [ -n "$host_line" ]; then
+	hp=$(echo "$host_line" | sed -E 's/^([0-9]+) passed.*/\1/')
+	hf=$(echo "$host_line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+	hs=0
+	case $host_line in
+	*skipped) hs=$(echo "$host_line" | sed -E 's/.*, ([0-9]+) skipped$/\1/') ;;
+	esac
+	passed=$((passed + hp)) failed=$((failed + hf)) skipped=$((skipped + hs))
 fi
 
 summary="$passed passed, $failed failed"
