@@ -575,6 +575,9 @@ static void tring_node(void *arg)
 	}
 }
 
+/* All schedulers exist at once, so their slots must differ. */
+static pthread_barrier_t tring_barrier;
+
 static void *tring_thread(void *arg)
 {
 	struct tring *r = arg;
@@ -583,8 +586,11 @@ static void *tring_thread(void *arg)
 	int i;
 
 	r->err = tm_sched_init(&s);
-	if (r->err)
+	pthread_barrier_wait(&tring_barrier);
+	if (r->err) {
+		pthread_barrier_wait(&tring_barrier);
 		return NULL;
+	}
 	r->slot = s.slot;
 	for (i = 0; i < TRING; i++) {
 		nodes[i].r = r;
@@ -593,6 +599,7 @@ static void *tring_thread(void *arg)
 	}
 	r->token[0] = 1;
 	r->ret = tm_sched_run(&s);
+	pthread_barrier_wait(&tring_barrier);
 	tm_sched_destroy(&s);
 	return NULL;
 }
@@ -603,6 +610,7 @@ TEST(one_scheduler_per_thread)
 	pthread_t t[3];
 	int i;
 
+	ASSERT_EQ(0, pthread_barrier_init(&tring_barrier, NULL, 3));
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, tring_thread, &r[i]));
 	for (i = 0; i < 3; i++)
