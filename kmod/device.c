@@ -230,6 +230,20 @@ static struct miscdevice tm_misc = {
 	.mode	= 0666,
 };
 
+/* Every argument must fit the 80-byte command area of an SQE128 entry. */
+#define TM_SQE_CMD_MAX	80
+static_assert(sizeof(struct termite_version) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_spawn) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_send) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_recv) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_link) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_monitor) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_exit) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_name) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_tag) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_setopt) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_ready) <= TM_SQE_CMD_MAX);
+
 static int __init tm_init(void)
 {
 	int err;
