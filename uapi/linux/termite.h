@@ -13,6 +13,11 @@
  * a 128-byte io_uring SQE.  Reserved fields and flag bits must be zero
  * (-EINVAL otherwise).  Pointers travel as __u64.
  *
+ * An operation naming one of the port's own actors fails with -ENOENT if
+ * the port owns no such actor, and with -EOWNERDEAD if that actor has been
+ * killed and its death notice (%TERMITE_MSG_DEAD) not yet received: only
+ * RECV (which returns the notice) and EXIT (which discards it) work then.
+ *
  * Documentation/userspace-api/termite.rst describes every operation and
  * error code.
  */
@@ -159,7 +164,10 @@ struct termite_send {
  * struct termite_msghdr - written at the start of a receive buffer
  * @from: the sending actor (for EXIT and DOWN: the actor that died)
  * @tag: the sender's tag (for DOWN: the monitor reference)
- * @seq: the message's position in the mailbox, for the cursor interface
+ * @seq: the message's position in the mailbox, for the cursor interface:
+ *	1 for an actor's first message, then one more for each message
+ *	queued to it (0 for signals and the death notice, which are not in
+ *	the mailbox)
  * @kind: the message kind (%TERMITE_KIND_EXIT and %TERMITE_KIND_DOWN are
  *	the kernel's)
  * @code: for EXIT and DOWN, the exit reason code; otherwise 0
@@ -250,7 +258,10 @@ struct termite_recv {
 #define TERMITE_RECV_PEEK	(1U << 4)
 /* Only messages after @cursor (seq > cursor). */
 #define TERMITE_RECV_AFTER	(1U << 5)
-/* Exactly the message whose seq is @cursor (-ENOMSG if it is gone). */
+/*
+ * Exactly the message whose seq is @cursor: -ENOMSG at once if it is not
+ * queued or fails the other match flags.
+ */
 #define TERMITE_RECV_SEQ	(1U << 6)
 #define TERMITE_RECV_FLAGS	(0x7fU)
 
