@@ -76,8 +76,6 @@ struct tm_proc {
 	bool waiting;			/* parked until news or a timer */
 	bool trap;
 	uint64_t timer_gen;
-	uint8_t *buf;			/* receive buffer: header + payload */
-	size_t cap;
 	struct tm_proc *next;		/* hash chain, or inbox */
 };
 
@@ -100,6 +98,12 @@ struct tm_rt {
 	struct tm_timer *timers;	/* binary min-heap on when */
 	size_t ntimers, timers_cap;
 	struct tm_arena scratch;	/* terms made outside any process */
+	/*
+	 * The receive buffer of all its processes (header + payload): a
+	 * message is decoded before its receiver can be switched out.
+	 */
+	uint8_t *buf;
+	size_t cap;
 };
 
 static struct {
@@ -521,8 +525,10 @@ static struct tm_term tm_msg_term(const struct termite_msghdr *h,
 	case TM_KIND_TERM:
 		if (!tm_decode(a, data, h->len, 0, NULL, &t, NULL))
 			return t;
-		return tm_rec(a, tm_symbol("bad-message"), 1,
-			      tm_bytes(data, h->len));
+		/* tm_bytes() only points: copy out of the shared buffer. */
+		t = tm_rec(a, tm_symbol("bad-message"), 1,
+			   tm_bytes(data, h->len));
+		return tm_copy(a, &t);
 	case TERMITE_KIND_EXIT:
 		return tm_rec(a, tm_symbol("EXIT"), 2, tm_pid_of(h->from),
 			      tm_reason_term(h->code, data, h->len));
@@ -532,8 +538,9 @@ static struct tm_term tm_msg_term(const struct termite_msghdr *h,
 			      tm_pid_of(h->from),
 			      tm_reason_term(h->code, data, h->len));
 	default:
-		return tm_rec(a, tm_symbol("raw"), 2, tm_int(h->kind),
-			      tm_bytes(data, h->len));
+		t = tm_rec(a, tm_symbol("raw"), 2, tm_int(h->kind),
+			   tm_bytes(data, h->len));
+		return tm_copy(a, &t);
 	}
 }
 
@@ -614,7 +621,7 @@ void tm_send_tagged(struct tm_term pid, struct tm_term tag, struct tm_term msg)
  * One receive as described by @r (flags, cursor, matches), waiting until
  * @deadline (<0: forever, 0: not at all).  Exit signals are raised here; a
  * death notice ends the process.  Returns the payload length with the
- * message in p->buf, or -ETIMEDOUT, or -ENOMSG (RECV_SEQ).
+ * message in p->rt->buf, or -ETIMEDOUT, or -ENOMSG (RECV_SEQ).
  */
 static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 {
@@ -623,13 +630,13 @@ static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 
 	for (;;) {
 		r->actor = p->id;
-		r->buf = (uintptr_t)p->buf;
-		r->buf_len = p->cap;
+		r->buf = (uintptr_t)p->rt->buf;
+		r->buf_len = p->rt->cap;
 		r->timeout_ns = 0;
 		n = ioctl(p->rt->fd, TERMITE_IOC_RECV, r);
-		h = (struct termite_msghdr *)p->buf;
+		h = (struct termite_msghdr *)p->rt->buf;
 		if (n >= 0) {
-			const uint8_t *data = p->buf + sizeof(*h);
+			const uint8_t *data = p->rt->buf + sizeof(*h);
 
 			if (h->flags & TERMITE_MSG_DEAD) {
 				p->dead = true;
@@ -644,12 +651,12 @@ static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 		switch (errno) {
 		case EMSGSIZE: {
 			size_t need = sizeof(*h) + h->len;
-			uint8_t *nb = realloc(p->buf, need);
+			uint8_t *nb = realloc(p->rt->buf, need);
 
 			if (!nb)
 				tm_fail("receive", ENOMEM);
-			p->buf = nb;
-			p->cap = need;
+			p->rt->buf = nb;
+			p->rt->cap = need;
 			break;
 		}
 		case EAGAIN:
@@ -691,7 +698,7 @@ struct tm_term tm_recv_for(int64_t timeout, const struct tm_term *dflt)
 	memset(&r, 0, sizeof(r));
 	if (tm_rx(p, &r, tm_deadline(timeout)) < 0)
 		return tm_timed_out(dflt);
-	return tm_msg_term((void *)p->buf, p->buf + sizeof(struct termite_msghdr));
+	return tm_msg_term((void *)p->rt->buf, p->rt->buf + sizeof(struct termite_msghdr));
 }
 
 struct tm_term tm_recv(void)
@@ -708,7 +715,7 @@ static int tm_walk(struct tm_proc *p, const struct termite_recv *filter,
 		   int64_t timeout, struct tm_term *out)
 {
 	int64_t deadline = tm_deadline(timeout);
-	const struct termite_msghdr *h = (void *)p->buf;
+	const struct termite_msghdr *h;
 	struct termite_recv r;
 	struct tm_term t;
 	uint64_t cursor = 0, seq;
@@ -719,8 +726,9 @@ static int tm_walk(struct tm_proc *p, const struct termite_recv *filter,
 		r.cursor = cursor;
 		if (tm_rx(p, &r, deadline) < 0)
 			return -ETIMEDOUT;
+		h = (void *)p->rt->buf;	/* it may have grown */
 		seq = h->seq;
-		t = tm_msg_term(h, p->buf + sizeof(*h));
+		t = tm_msg_term(h, p->rt->buf + sizeof(*h));
 		if (try(&t, ctx)) {
 			memset(&r, 0, sizeof(r));
 			r.flags = TERMITE_RECV_SEQ;
@@ -829,7 +837,6 @@ struct tm_term tm_call(struct tm_term pid, struct tm_term msg,
 {
 	struct tm_proc *p = tm_must();
 	struct tm_term tag = tm_make_tag(), req, t;
-	const struct termite_msghdr *h = (void *)p->buf;
 	struct termite_recv r;
 
 	req = tm_seq(tm_heap(), 3, tm_self(), tag, msg);
@@ -840,7 +847,8 @@ struct tm_term tm_call(struct tm_term pid, struct tm_term msg,
 	r.tag = tm_ref_id(&tag, TM_REF_TAG);
 	if (tm_rx(p, &r, tm_deadline(timeout)) < 0)
 		return tm_timed_out(dflt);
-	t = tm_msg_term(h, p->buf + sizeof(*h));
+	t = tm_msg_term((void *)p->rt->buf,
+			p->rt->buf + sizeof(struct termite_msghdr));
 	if (tm_is(&t, TM_SEQUENCE) && tm_count(&t) == 2)
 		return *tm_item(&t, 1);
 	return t;
@@ -1085,7 +1093,6 @@ struct tm_term tm_whereis(const char *name)
 static void tm_proc_free(struct tm_proc *p)
 {
 	tm_arena_fini(&p->heap);
-	free(p->buf);
 	free(p);
 	if (atomic_fetch_sub(&tm_node.live, 1) == 1) {
 		uint64_t one = 1;
@@ -1152,10 +1159,6 @@ static struct tm_proc *tm_proc_new(struct tm_rt *rt, tm_proc_fn fn, void *arg)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto out_actor;
-	p->buf = malloc(TM_RXBUF_MIN);
-	if (!p->buf)
-		goto out_free;
-	p->cap = TM_RXBUF_MIN;
 	p->id = sp.id;
 	p->rt = rt;
 	p->fn = fn;
@@ -1164,8 +1167,6 @@ static struct tm_proc *tm_proc_new(struct tm_rt *rt, tm_proc_fn fn, void *arg)
 	atomic_fetch_add(&tm_node.live, 1);
 	return p;
 
-out_free:
-	free(p);
 out_actor:
 	{
 		struct termite_exit ex = { .actor = sp.id };
@@ -1244,6 +1245,13 @@ static int tm_rt_open(struct tm_rt *rt, unsigned int idx)
 		close(rt->fd);
 		return -errno;
 	}
+	rt->buf = malloc(TM_RXBUF_MIN);
+	if (!rt->buf) {
+		close(rt->efd);
+		close(rt->fd);
+		return -ENOMEM;
+	}
+	rt->cap = TM_RXBUF_MIN;
 	pthread_mutex_init(&rt->inbox_lock, NULL);
 	tm_arena_init(&rt->scratch, 0);
 	return 0;
@@ -1252,6 +1260,7 @@ static int tm_rt_open(struct tm_rt *rt, unsigned int idx)
 static void tm_rt_close(struct tm_rt *rt)
 {
 	tm_arena_fini(&rt->scratch);
+	free(rt->buf);
 	free(rt->tab);
 	free(rt->timers);
 	close(rt->efd);
