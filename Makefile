@@ -35,15 +35,17 @@ KSFT_HDR := $(BUILD)/kselftest/kselftest_harness.h
 # (build/tests/host/*_test, run on this machine, no VM): the term layer's
 # rules, plus the green-thread core (fiber.c and its x86-64 context switch).
 include $(TOP)/libtermite-user/term.mk
-TMU_SRCS += $(TOP)/libtermite-user/fiber.c $(TOP)/libtermite-user/proc.c
-TMU_HDRS += $(TOP)/libtermite-user/fiber.h $(TOP)/libtermite-user/termite.h
+TMU_SRCS += $(TOP)/libtermite-user/fiber.c $(TOP)/libtermite-user/proc.c \
+	$(TOP)/libtermite-user/behaviour.c
+TMU_HDRS += $(TOP)/libtermite-user/fiber.h $(TOP)/libtermite-user/termite.h \
+	$(TOP)/libtermite-user/behaviour.h
 TMU_TESTS += fiber_test fiber_snapshot_test fiber_mem_test
 host-tests check-host: $(addprefix $(BUILD)/tests/host/,fiber_test fiber_snapshot_test fiber_mem_test)
 TMU_TEST_CFLAGS += -pthread -fstack-protector-strong
 TMU_CTX_OBJ := $(BUILD)/libtermite-user/ctx_x86_64.o
 # (term.mk expands its prerequisites when read: name the fiber objects here.)
 $(TMU_LIB): $(TMU_CTX_OBJ) $(BUILD)/libtermite-user/fiber.o \
-	$(BUILD)/libtermite-user/proc.o
+	$(BUILD)/libtermite-user/proc.o $(BUILD)/libtermite-user/behaviour.o
 # proc.c talks to the kernel: it needs the uapi header.
 $(BUILD)/libtermite-user/proc.o: TMU_CFLAGS += -I$(TOP)/uapi
 $(TMU_CTX_OBJ): $(TOP)/libtermite-user/ctx_x86_64.S

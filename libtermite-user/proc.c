@@ -794,6 +794,39 @@ static bool tm_try_clauses(const struct tm_term *t, void *arg)
 	return false;
 }
 
+/*
+ * Could @pat match a message the library makes from a kernel one
+ * (<EXIT ...>, <DOWN ...>, <raw ...>, <bad-message ...>)?  Those have no
+ * such bytes in the kernel, so a kernel prefix filter must not be used.
+ */
+static bool tm_may_match_made(const struct tm_pattern *pat)
+{
+	static const char *const labels[] = {
+		"EXIT", "DOWN", "raw", "bad-message",
+	};
+	const uint8_t *pp;
+	uint8_t enc[32];
+	size_t plen, i, k;
+	ssize_t n;
+
+	pp = tm_pattern_const_prefix(pat, &plen);
+	for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		struct tm_term label = tm_symbol(labels[i]);
+
+		enc[0] = 0xb4;		/* a record, then its label */
+		n = tm_encode(&label, enc + 1, sizeof(enc) - 1);
+		if (n < 0)
+			return true;
+		n++;
+		for (k = 0; k < plen && k < (size_t)n; k++)
+			if (pp[k] != enc[k])
+				break;
+		if (k == plen || k == (size_t)n)
+			return true;
+	}
+	return false;
+}
+
 int tm_recv_match(const struct tm_clause *clauses, size_t n,
 		  struct tm_capture *caps, size_t ncaps, void *ctx,
 		  int64_t timeout, struct tm_term *msg)
@@ -806,7 +839,8 @@ int tm_recv_match(const struct tm_clause *clauses, size_t n,
 
 	memset(&filter, 0, sizeof(filter));
 	/* One clause: let the kernel skip what cannot match it. */
-	if (n == 1 && !tm_pattern_prefix(clauses[0].pat, &pf) && pf.len) {
+	if (n == 1 && !tm_pattern_prefix(clauses[0].pat, &pf) && pf.len &&
+	    !tm_may_match_made(clauses[0].pat)) {
 		filter.flags = TERMITE_MATCH_DATA | TERMITE_MATCH_KIND;
 		filter.kind = TM_KIND_TERM;
 		filter.data_off = pf.off;
