@@ -33,6 +33,8 @@
 #include "internal.h"
 
 static siphash_key_t tm_id_key;
+/* Actors are many and all alike: their own cache, charged to the memcg. */
+static struct kmem_cache *tm_actor_cache;
 static atomic64_t tm_id_counter = ATOMIC64_INIT(0);
 
 DEFINE_MUTEX(tm_universes_lock);
@@ -206,7 +208,7 @@ struct tm_actor *tm_own_actor(struct tm_port *port, u64 id)
 
 static void tm_actor_free_rcu(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct tm_actor, rcu));
+	kmem_cache_free(tm_actor_cache, container_of(rcu, struct tm_actor, rcu));
 }
 
 /**
@@ -278,7 +280,7 @@ int tm_ioc_spawn(struct tm_port *port, void __user *arg)
 	    !tm_zero(sp.reserved, sizeof(sp.reserved)))
 		return -EINVAL;
 
-	a = kzalloc(sizeof(*a), GFP_KERNEL_ACCOUNT);
+	a = kmem_cache_zalloc(tm_actor_cache, GFP_KERNEL);
 	if (!a)
 		return -ENOMEM;
 	a->dead_msg = tm_msg_alloc(0, GFP_KERNEL_ACCOUNT);
@@ -338,7 +340,7 @@ out_unlist:
 out_msg:
 	tm_msg_put(a->dead_msg);
 out_free:
-	kfree(a);
+	kmem_cache_free(tm_actor_cache, a);
 	return err;
 }
 
@@ -413,11 +415,13 @@ int tm_ioc_make_tag(struct tm_port *port, void __user *arg)
 int tm_actor_init(void)
 {
 	get_random_bytes(&tm_id_key, sizeof(tm_id_key));
-	return 0;
+	tm_actor_cache = KMEM_CACHE(tm_actor, SLAB_ACCOUNT);
+	return tm_actor_cache ? 0 : -ENOMEM;
 }
 
 void tm_actor_exit(void)
 {
-	/* Wait for actors freed by call_rcu before the module text goes. */
+	/* Wait for actors freed by call_rcu, then for the cache to empty. */
 	rcu_barrier();
+	kmem_cache_destroy(tm_actor_cache);
 }

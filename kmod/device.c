@@ -253,9 +253,13 @@ static int __init tm_init(void)
 		return err;
 	err = misc_register(&tm_misc);
 	if (err)
-		return err;
+		goto out_actor;
 	tm_debugfs_init();
 	return 0;
+
+out_actor:
+	tm_actor_exit();
+	return err;
 }
 
 static void __exit tm_exit(void)

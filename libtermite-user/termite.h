@@ -135,6 +135,7 @@ void tm_unlink(struct tm_term pid);
  * noproc at once if it is not alive).  Returns ref.
  */
 struct tm_term tm_monitor(struct tm_term pid);
+/* Stop monitoring; a DOWN of @ref already queued is removed too. */
 void tm_demonitor(struct tm_term ref);
 /*
  * Trap exits: exit signals become messages <EXIT pid reason>, normal
