@@ -24,9 +24,9 @@
  * was queued before the tag was made.
  *
  * Exceptions: a stack of frames on the fiber's own stack; a catcher frame
- * is left by longjmp(), a handler is called where tm_raise() runs.  An
+ * is left by a non-local jump, a handler is called where tm_raise() runs.  An
  * uncaught exception, tm_exit(), or the kernel's death notice of a killed
- * actor longjmp()s to the base of the process, which reports its exit
+ * actor jumps to the base of the process, which reports its exit
  * reason to the kernel and frees the process.
  */
 #define _GNU_SOURCE
@@ -34,7 +34,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,13 +50,23 @@
 #define TM_READY_MAX	256
 #define TM_STACK_MSG	512
 
+/*
+ * Non-local exits use GCC's built-in setjmp: five words instead of glibc's
+ * 200-byte jmp_buf (which a parked process would keep in its saved stack),
+ * no signal mask.  The builtin longjmp must not be called from the
+ * function that did the setjmp; here it never is.
+ */
+typedef void *tm_jmp_buf[5];
+#define tm_setjmp(b)	__builtin_setjmp(b)
+#define tm_longjmp(b)	__builtin_longjmp(b, 1)
+
 struct tm_frame {
 	struct tm_frame *up;
 	bool catcher;
 	tm_handler_fn handler;
 	void *ctx;
 	struct tm_term exc;
-	jmp_buf jb;
+	tm_jmp_buf jb;
 };
 
 struct tm_rt;
@@ -70,7 +79,7 @@ struct tm_proc {
 	void *arg;
 	struct tm_arena heap;
 	struct tm_frame *frames;
-	jmp_buf *base;
+	void **base;			/* its tm_jmp_buf */
 	struct tm_term reason;		/* why it ends */
 	bool dead;			/* the kernel already knows */
 	bool waiting;			/* parked until news or a timer */
@@ -154,7 +163,7 @@ struct tm_arena *tm_heap(void)
 static _Noreturn void tm_die(struct tm_proc *p, struct tm_term reason)
 {
 	p->reason = reason;
-	longjmp(*p->base, 1);
+	tm_longjmp(p->base);
 }
 
 /* Raise <error "what" errno> for a failure of the API itself. */
@@ -558,8 +567,15 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 		s.buf = (uintptr_t)buf;
 		s.len = len;
 		s.kind = kind;
-		if (!ioctl(p->rt->fd, TERMITE_IOC_SEND, &s))
+		if (!ioctl(p->rt->fd, TERMITE_IOC_SEND, &s)) {
+			/*
+			 * A receiver parked on this scheduler has news: run
+			 * it without waiting for READY to say so.  It still
+			 * receives through the kernel.
+			 */
+			tm_wake(tm_tab_find(p->rt, to));
 			return;
+		}
 		switch (errno) {
 		case ESRCH:		/* send and pray: the peer is gone */
 			return;
@@ -1031,7 +1047,7 @@ struct tm_term tm_raise(struct tm_term exc)
 		tm_die(p, exc);		/* uncaught: the process ends */
 	if (f->catcher) {
 		f->exc = exc;
-		longjmp(f->jb, 1);
+		tm_longjmp(f->jb);
 	}
 	/* A handler runs where the exception was raised, outside its frame. */
 	p->frames = f->up;
@@ -1047,7 +1063,7 @@ struct tm_term tm_catch(tm_handler_fn handler, tm_body_fn body, void *ctx)
 	struct tm_term v;
 
 	p->frames = &f;
-	if (!setjmp(f.jb)) {
+	if (!tm_setjmp(f.jb)) {
 		v = body(ctx);
 		p->frames = f.up;
 		return v;
@@ -1143,13 +1159,13 @@ static void tm_proc_main(void *arg)
 {
 	struct tm_proc *p = arg;
 	struct tm_rt *rt = p->rt;
-	jmp_buf base;
+	tm_jmp_buf base;
 	uint32_t code;
 	size_t len = 0;
 	uint8_t *buf;
 
-	p->base = &base;
-	if (!setjmp(base)) {
+	p->base = base;
+	if (!tm_setjmp(base)) {
 		p->fn(p->arg);
 		p->reason = tm_symbol("normal");
 	}
