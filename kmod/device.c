@@ -194,6 +194,8 @@ static long tm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return tm_ioc_setopt(port, uarg);
 	case TERMITE_IOC_READY:
 		return tm_ioc_ready(port, uarg);
+	case TERMITE_IOC_SEND_BATCH:
+		return tm_ioc_send_batch(port, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -243,6 +245,7 @@ static_assert(sizeof(struct termite_name) <= TM_SQE_CMD_MAX);
 static_assert(sizeof(struct termite_tag) <= TM_SQE_CMD_MAX);
 static_assert(sizeof(struct termite_setopt) <= TM_SQE_CMD_MAX);
 static_assert(sizeof(struct termite_ready) <= TM_SQE_CMD_MAX);
+static_assert(sizeof(struct termite_batch) <= TM_SQE_CMD_MAX);
 
 static int __init tm_init(void)
 {

@@ -324,6 +324,7 @@ void tm_flush_locked(struct tm_actor *a, struct list_head *out);
 void tm_free_list(struct list_head *list);
 struct tm_msg *tm_unqueue_down_locked(struct tm_actor *a, u64 ref);
 int tm_ioc_send(struct tm_port *port, void __user *arg);
+int tm_ioc_send_batch(struct tm_port *port, void __user *arg);
 int tm_ioc_recv(struct tm_port *port, void __user *arg);
 
 /* exit.c */

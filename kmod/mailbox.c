@@ -197,9 +197,10 @@ static ktime_t tm_deadline(s64 timeout_ns)
 	return ktime_add_safe(ktime_get(), ns_to_ktime(timeout_ns));
 }
 
-int tm_ioc_send(struct tm_port *port, void __user *arg)
+/* Queue one message described by @s (already copied in). */
+static int tm_send_one(struct tm_port *port, const struct termite_send *sp)
 {
-	struct termite_send s;
+	struct termite_send s = *sp;
 	struct tm_actor *from, *to;
 	struct tm_port *tport;
 	struct tm_msg *m;
@@ -207,8 +208,6 @@ int tm_ioc_send(struct tm_port *port, void __user *arg)
 	u32 seen;
 	int err;
 
-	if (copy_from_user(&s, arg, sizeof(s)))
-		return -EFAULT;
 	if ((s.flags & ~TERMITE_SEND_FLAGS) || s.reserved0 ||
 	    !tm_zero(s.reserved, sizeof(s.reserved)))
 		return -EINVAL;
@@ -285,6 +284,57 @@ out_msg:
 out_from:
 	tm_actor_put(from);
 	return err;
+}
+
+int tm_ioc_send(struct tm_port *port, void __user *arg)
+{
+	struct termite_send s;
+
+	if (copy_from_user(&s, arg, sizeof(s)))
+		return -EFAULT;
+	return tm_send_one(port, &s);
+}
+
+/**
+ * tm_ioc_send_batch() - %TERMITE_IOC_SEND_BATCH: many sends in one call
+ * @port: the caller's port
+ * @arg: user address of a &struct termite_batch
+ *
+ * Each entry is sent as by %TERMITE_IOC_SEND, in array order, so per-pair
+ * FIFO holds across the batch.  Stops at the first entry that fails, or
+ * when a signal is pending.
+ *
+ * Return: the number of messages queued if any, else the first entry's
+ * error.
+ */
+int tm_ioc_send_batch(struct tm_port *port, void __user *arg)
+{
+	struct termite_send __user *sends;
+	struct termite_batch b;
+	struct termite_send s;
+	u32 i;
+	int err = 0;
+
+	if (copy_from_user(&b, arg, sizeof(b)))
+		return -EFAULT;
+	if (b.flags || !tm_zero(b.reserved, sizeof(b.reserved)))
+		return -EINVAL;
+	if (!b.count || b.count > TERMITE_BATCH_MAX)
+		return -EINVAL;
+	sends = u64_to_user_ptr(b.sends);
+	for (i = 0; i < b.count; i++) {
+		if (i && signal_pending(current))
+			break;
+		if (copy_from_user(&s, &sends[i], sizeof(s))) {
+			err = -EFAULT;
+			break;
+		}
+		err = tm_send_one(port, &s);
+		if (err)
+			break;
+		cond_resched();
+	}
+	return i ? i : err;
 }
 
 static bool tm_match(const struct tm_msg *m, const struct termite_recv *r)

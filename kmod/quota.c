@@ -138,7 +138,8 @@ int tm_ioc_version(struct tm_port *port, void __user *arg)
 		.major = TERMITE_API_MAJOR,
 		.minor = TERMITE_API_MINOR,
 		.features = TERMITE_FEAT_SELECTIVE | TERMITE_FEAT_MONITORS |
-			    TERMITE_FEAT_NAMES | TERMITE_FEAT_READY,
+			    TERMITE_FEAT_NAMES | TERMITE_FEAT_READY |
+			    TERMITE_FEAT_BATCH,
 		.max_msg_size = READ_ONCE(tm_max_msg_size),
 		.max_queue_len = READ_ONCE(tm_max_queue_len),
 		.max_actors = READ_ONCE(tm_max_actors),

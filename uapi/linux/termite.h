@@ -31,7 +31,7 @@
 
 /* Version of this interface: major changes break, minor ones add. */
 #define TERMITE_API_MAJOR	1
-#define TERMITE_API_MINOR	0
+#define TERMITE_API_MINOR	1
 
 /* Largest registered name, including its terminating NUL. */
 #define TERMITE_NAME_MAX	64
@@ -108,6 +108,7 @@ struct termite_version {
 #define TERMITE_FEAT_MONITORS	(1ULL << 1)
 #define TERMITE_FEAT_NAMES	(1ULL << 2)
 #define TERMITE_FEAT_READY	(1ULL << 3)
+#define TERMITE_FEAT_BATCH	(1ULL << 4) /* TERMITE_IOC_SEND_BATCH */
 
 /**
  * struct termite_spawn - %TERMITE_IOC_SPAWN: create an actor owned by the port
@@ -416,6 +417,28 @@ struct termite_ready {
 	__u64 reserved[2];
 };
 
+/**
+ * struct termite_batch - %TERMITE_IOC_SEND_BATCH: many sends in one call
+ * @sends: user address of an array of &struct termite_send (in)
+ * @count: entries in @sends, 1 to %TERMITE_BATCH_MAX (in)
+ * @flags: reserved, must be zero (in)
+ * @reserved: must be zero
+ *
+ * The entries are sent in order, each exactly as %TERMITE_IOC_SEND would
+ * (so messages from one sender to one receiver keep their order).  The
+ * call stops at the first entry that fails, or when a signal is pending.
+ * Returns the number of messages queued if at least one was, else the
+ * error of the first entry (as sendmmsg() does).
+ */
+struct termite_batch {
+	__u64 sends;
+	__u32 count;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+#define TERMITE_BATCH_MAX	1024
+
 #define TERMITE_IOC_MAGIC	0xE7
 
 #define TERMITE_IOC_VERSION	_IOR(TERMITE_IOC_MAGIC, 0x00, struct termite_version)
@@ -434,5 +457,6 @@ struct termite_ready {
 #define TERMITE_IOC_MAKE_TAG	_IOWR(TERMITE_IOC_MAGIC, 0x0d, struct termite_tag)
 #define TERMITE_IOC_SETOPT	_IOWR(TERMITE_IOC_MAGIC, 0x0e, struct termite_setopt)
 #define TERMITE_IOC_READY	_IOWR(TERMITE_IOC_MAGIC, 0x0f, struct termite_ready)
+#define TERMITE_IOC_SEND_BATCH	_IOW(TERMITE_IOC_MAGIC, 0x10, struct termite_batch)
 
 #endif /* _UAPI_LINUX_TERMITE_H */
