@@ -111,65 +111,6 @@ struct tm_term tm_pat_dict(struct tm_arena *a, const struct tm_term *kp,
 static int pp_pattern(struct tm_reader *r, struct tm_term *out);
 
 /* Patterns up to the closing character, onto the reader's stack. */
-static int pp_items(struct tm_reader *r, int close, size_t *n)
-{
-	size_t base = r->sp;
-	struct tm_term p;
-	int err;
-
-	for (;;) {
-		err = tm__rd_skip_ws_ann(r, close != '>');
-		if (err)
-			return err;
-		if (rd_peek(r) < 0)
-			return TM_ESHORT;
-		if (rd_peek(r) == close) {
-			r->pos++;
-			break;
-		}
-		err = pp_pattern(r, &p);
-		if (!err)
-			err = tm__rd_push(r, &p);
-		if (err)
-			return err;
-	}
-	*n = r->sp - base;
-	return 0;
-}
-
-static int pp_dict(struct tm_reader *r, size_t *n)
-{
-	size_t base = r->sp;
-	struct tm_term k, p;
-	int err;
-
-	for (;;) {
-		err = tm__rd_skip_ws_ann(r, true);
-		if (err)
-			return err;
-		if (rd_peek(r) < 0)
-			return TM_ESHORT;
-		if (rd_peek(r) == '}') {
-			r->pos++;
-			break;
-		}
-		err = tm__rd_value(r, &k);
-		if (!err)
-			err = tm__rd_colon(r);
-		if (err)
-			return err;
-		err = pp_pattern(r, &p);
-		if (!err)
-			err = tm__rd_push(r, &k);
-		if (!err)
-			err = tm__rd_push(r, &p);
-		if (err)
-			return err;
-	}
-	*n = (r->sp - base) / 2;
-	return 0;
-}
-
 static int pp_compound(struct tm_reader *r, int c, struct tm_term *out)
 {
 	struct tm_term label;
@@ -187,15 +128,15 @@ static int pp_compound(struct tm_reader *r, int c, struct tm_term *out)
 		if (!err)
 			err = tm__rd_value(r, &label);
 		if (!err)
-			err = pp_items(r, '>', &n);
+			err = tm__rd_items(r, '>', pp_pattern, &n);
 		if (!err)
 			*out = tm_pat_rec(r->a, label, rd_top(r, n), n);
 	} else if (c == '[') {
-		err = pp_items(r, ']', &n);
+		err = tm__rd_items(r, ']', pp_pattern, &n);
 		if (!err)
 			*out = tm_pat_arr(r->a, rd_top(r, n), n);
 	} else {
-		err = pp_dict(r, &n);
+		err = tm__rd_dict(r, pp_pattern, &n);
 		if (!err) {
 			*out = tm_pat_dict(r->a, rd_top(r, 2 * n), n);
 			n *= 2;

@@ -47,7 +47,8 @@ TMU_KSFT_DIR	?= $(TMU_BUILD)/kselftest
 TMU_CC		?= gcc
 TMU_FUZZ_CC	?= clang
 
-TMU_SRCS	+= $(addprefix $(TMU_DIR)/,term.c preserves.c text.c pattern.c)
+TMU_TERM_SRCS	:= $(addprefix $(TMU_DIR)/,term.c preserves.c text.c pattern.c)
+TMU_SRCS	+= $(TMU_TERM_SRCS)
 TMU_HDRS	+= $(addprefix $(TMU_DIR)/,term.h pattern.h term_internal.h)
 TMU_OBJS	= $(patsubst $(TMU_DIR)/%.c,$(TMU_BUILD)/libtermite-user/%.o,$(TMU_SRCS))
 TMU_LIB		:= $(TMU_BUILD)/libtermite-user.a
@@ -75,10 +76,10 @@ $(TMU_BUILD)/tests/host/%_test: $(TMU_TOP)/tests/host/%_test.c $(TMU_LIB) \
 	$(TMU_CC) $(TMU_TEST_CFLAGS) $< $(TMU_LIB) -lm -o $@
 
 $(TMU_BUILD)/tests/host/fuzz_preserves: $(TMU_TOP)/tests/host/fuzz_preserves.c \
-		$(TMU_SRCS) $(TMU_HDRS)
+		$(TMU_TERM_SRCS) $(TMU_HDRS)
 	@mkdir -p $(dir $@)
 	$(TMU_FUZZ_CC) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -I$(TMU_DIR) $< $(TMU_SRCS) -lm -o $@
+		-fno-sanitize-recover=all -I$(TMU_DIR) $< $(TMU_TERM_SRCS) -lm -o $@
 
 .PHONY: host-tests check-host fuzz-host
 host-tests: $(TMU_TEST_BINS)

@@ -181,6 +181,11 @@ int tm__rd_skip_ws_ann(struct tm_reader *r, bool commas);
 int tm__rd_colon(struct tm_reader *r);
 int tm__rd_value(struct tm_reader *r, struct tm_term *out);
 int tm__rd_push(struct tm_reader *r, const struct tm_term *t);
+/* Compound bodies, each item or dictionary value read by a callback. */
+typedef int (*tm_rd_item_fn)(struct tm_reader *r, struct tm_term *out);
+int tm__rd_items(struct tm_reader *r, int close, tm_rd_item_fn item,
+		 size_t *n);
+int tm__rd_dict(struct tm_reader *r, tm_rd_item_fn value, size_t *n);
 
 static inline int rd_peek(const struct tm_reader *r)
 {

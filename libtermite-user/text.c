@@ -502,7 +502,12 @@ int tm__rd_colon(struct tm_reader *r)
 	return rd_peek(r) == ',' ? TM_ESYNTAX : 0;
 }
 
-static int rd_collection(struct tm_reader *r, int close, size_t *n)
+/*
+ * The items of a record, sequence or set up to @close, each read by @item
+ * and pushed on the reader's stack; *n gets their count.
+ */
+int tm__rd_items(struct tm_reader *r, int close, tm_rd_item_fn item,
+		 size_t *n)
 {
 	bool commas = close != '>';
 	struct tm_term v;
@@ -519,10 +524,9 @@ static int rd_collection(struct tm_reader *r, int close, size_t *n)
 			r->pos++;
 			break;
 		}
-		err = tm__rd_value(r, &v);
-		if (err)
-			return err;
-		err = tm__rd_push(r, &v);
+		err = item(r, &v);
+		if (!err)
+			err = tm__rd_push(r, &v);
 		if (err)
 			return err;
 	}
@@ -530,7 +534,12 @@ static int rd_collection(struct tm_reader *r, int close, size_t *n)
 	return 0;
 }
 
-static int rd_dict_items(struct tm_reader *r, size_t *n)
+/*
+ * The entries of a dictionary up to '}': a key (a value), a colon, and a
+ * value read by @value; keys and values are pushed in turn, *n gets the
+ * number of entries.
+ */
+int tm__rd_dict(struct tm_reader *r, tm_rd_item_fn value, size_t *n)
 {
 	struct tm_term k, v;
 	size_t base = r->sp;
@@ -547,15 +556,12 @@ static int rd_dict_items(struct tm_reader *r, size_t *n)
 			break;
 		}
 		err = tm__rd_value(r, &k);
-		if (err)
-			return err;
-		err = tm__rd_colon(r);
-		if (err)
-			return err;
-		err = tm__rd_value(r, &v);
-		if (err)
-			return err;
-		err = tm__rd_push(r, &k);
+		if (!err)
+			err = tm__rd_colon(r);
+		if (!err)
+			err = value(r, &v);
+		if (!err)
+			err = tm__rd_push(r, &k);
 		if (!err)
 			err = tm__rd_push(r, &v);
 		if (err)
@@ -596,21 +602,21 @@ static int rd_compound(struct tm_reader *r, int open, struct tm_term *out)
 	switch (open) {
 	case '<':
 		kind = TM_RECORD;
-		err = rd_collection(r, '>', &n);
+		err = tm__rd_items(r, '>', tm__rd_value, &n);
 		if (!err && n == 0)
 			err = TM_ESYNTAX;
 		break;
 	case '[':
 		kind = TM_SEQUENCE;
-		err = rd_collection(r, ']', &n);
+		err = tm__rd_items(r, ']', tm__rd_value, &n);
 		break;
 	case '#':
 		kind = TM_SET;
-		err = rd_collection(r, '}', &n);
+		err = tm__rd_items(r, '}', tm__rd_value, &n);
 		break;
 	default:
 		kind = TM_DICT;
-		err = rd_dict_items(r, &n);
+		err = tm__rd_dict(r, tm__rd_value, &n);
 		if (!err)
 			n *= 2;
 		break;
