@@ -58,6 +58,34 @@ $(BUILD)/bench/fiber_bench: $(TOP)/bench/fiber_bench.c $(TMU_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I$(TOP)/libtermite-user $< $(TMU_LIB) -o $@
 
+# ---- make bench (not part of `make check`) ------------------------------
+# bench/*.c and bench/erl/*.erl -> build/bench/; scripts/bench.sh runs them
+# all in one VM run and writes bench/results/ (RESULTS.md, PNGs, CSV).
+BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -I$(TOP)/libtermite-user \
+	-I$(TOP)/uapi
+BENCH_PROGS := $(addprefix $(BUILD)/bench/,ipc_bench binder_bench lib_ipc_bench \
+	paper_bench) $(BUILD)/bench/erl/paper_bench.beam
+
+$(BUILD)/bench/ipc_bench $(BUILD)/bench/binder_bench: $(BUILD)/bench/%: \
+		$(TOP)/bench/%.c $(TOP)/bench/bench_proto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< -o $@
+$(BUILD)/bench/%: $(TOP)/bench/%.c $(TOP)/bench/bench_proto.h $(TMU_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< $(TMU_LIB) -o $@
+$(BUILD)/bench/erl/%.beam: $(TOP)/bench/erl/%.erl
+	@mkdir -p $(dir $@)
+	erlc -Wall -o $(dir $@) $<
+
+.PHONY: bench bench-build
+bench-build: $(BENCH_PROGS)
+
+bench:
+	@$(TOP)/scripts/deps.sh
+	@$(TOP)/scripts/bench-deps.sh
+	@$(MAKE) --no-print-directory module bench-build
+	@$(TOP)/scripts/bench.sh
+
 EXAMPLE_SRCS := $(wildcard $(TOP)/examples/*.c)
 EXAMPLES := $(patsubst $(TOP)/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 
@@ -86,6 +114,8 @@ help:
 	@echo '                 (SUITES="a_test b.sh" to run some; SUITE_TIMEOUT=seconds per suite)'
 	@echo 'make demo        deps + build + build/examples/demo in the VM'
 	@echo 'make vm-run CMD="..."   run a command in the VM with the module loaded'
+	@echo 'make bench       benchmarks in the VM (termite, pipes, sockets, mqueues, Erlang):'
+	@echo '                 bench/results/RESULTS.md and PNGs; about 20 minutes'
 	@echo 'make clean       remove build/ and the module build products'
 
 deps:
