@@ -165,7 +165,7 @@ def ipc_table(d, data, table, title, unit, better):
         plots.append(f"'{table}.dat' using 1:{c}:{c + 1}:{c + 2} with "
                      f"yerrorlines lw 2 title '{IPC_NAMES[s]}'")
     gnuplot(d, table, GP_HEAD.format(name=table, title=title,
-                                     key="top left") +
+                                     key="outside right top") +
             f"""set logscale xy
 set xtics ("16" 16, "64" 64, "1 Ki" 1024, "64 Ki" 65536)
 set xrange [10:100000]
@@ -266,7 +266,7 @@ def paper_tables(d, data, meta):
                         "paper 2006 native: Termite / Erlang"], rows) + "\n"
         bars(d, "paper_pingpong", "Termite paper 7.3.1: local ping-pong, "
              "us per message (lower is better)", "microseconds", labels,
-             [("termite (library)", ts), ("Erlang/OTP", es)])
+             [("termite (library)", ts), ("Erlang/OTP", es)], logy=True)
     return md
 
 
@@ -331,8 +331,9 @@ def main():
     md = ["# termite benchmarks\n"]
     md.append(f"""Produced by `make bench` (scripts/bench.sh) on {meta.get('DATE', '?')}.
 
-- Test VM: QEMU TCG (`-accel tcg -cpu max`, no KVM), {meta.get('VCPUS', '2')} vCPUs, {meta.get('MEM', '?')} of RAM;
-  guest kernel `{meta.get('KERNEL', '?')}` (Debian), module `termite.ko` of this tree.
+- Test VM: QEMU TCG (`-accel tcg -cpu max`, no KVM), {meta.get('VCPUS', '2')} vCPUs, `-m 4G` (MemTotal {meta.get('MEM', '?')});
+  guest kernel `{meta.get('KERNEL', '?')}` (Debian); `termite.ko` and libtermite-user
+  of commit `{meta.get('TREE', '?')}` (`git describe --always --dirty`).
 - Host CPU: {meta.get('HOST_CPU', '?')}.
 - Erlang/OTP {meta.get('OTP', '?')} (erts {meta.get('ERTS', '?')}), run as `erl {meta.get('ERL_FLAGS', '')}`:
   one scheduler, like one `tm_run()` scheduler of the library (and like the

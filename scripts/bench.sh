@@ -31,14 +31,15 @@ quick=${BENCH_QUICK:-0}
 
 host_main() {
 	local out=$repo/build/vm/share/bench dest=$repo/bench/results
-	local cpu rc=0 f
+	local cpu tree rc=0 f
 
 	[ "$quick" = 1 ] && dest=$repo/build/bench/quick
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	tree=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 	# The share (build/vm/share) is emptied at boot: the guest makes $out.
 	"$repo/scripts/vm-run.sh" --timeout "${BENCH_TIMEOUT:-1500}" \
 		--save "$repo/build/bench/last-run" -- \
-		env BENCH_REPS="$reps" BENCH_QUICK="$quick" HOST_CPU="$cpu" \
+		env BENCH_REPS="$reps" BENCH_QUICK="$quick" HOST_CPU="$cpu" TREE="$tree" \
 		"$repo/scripts/bench.sh" --vm "$out" || rc=$?
 	if [ ! -s "$out/results.csv" ]; then
 		echo "bench: no results (VM run status $rc); logs in build/bench/last-run/" >&2
@@ -131,6 +132,7 @@ vm_main() {
 		echo "VCPUS=$(nproc)"
 		echo "MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 		echo "HOST_CPU=${HOST_CPU:-unknown}"
+		echo "TREE=${TREE:-unknown}"
 		echo "OTP=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')"
 		echo "ERTS=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(version)]), halt().')"
 		echo "ERL_FLAGS=${ERL#erl } -noshell"
