@@ -51,9 +51,6 @@ $(BUILD)/libtermite-user/proc.o: TMU_CFLAGS += -I$(TOP)/uapi
 $(TMU_CTX_OBJ): $(TOP)/libtermite-user/ctx_x86_64.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
-$(BUILD)/bench/proc_bench: $(TOP)/bench/proc_bench.c $(TMU_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I$(TOP)/libtermite-user -I$(TOP)/uapi $< $(TMU_LIB) -lm -o $@
 $(BUILD)/bench/fiber_bench: $(TOP)/bench/fiber_bench.c $(TMU_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I$(TOP)/libtermite-user $< $(TMU_LIB) -o $@
@@ -98,8 +95,7 @@ SUITE_TIMEOUT ?= 300
 .PHONY: all module selftests examples kselftest-headers deps check demo \
 	vm-run clean help lib
 
-all: module selftests examples lib host-tests $(BUILD)/bench/fiber_bench \
-	$(BUILD)/bench/proc_bench
+all: module selftests examples lib host-tests $(BUILD)/bench/fiber_bench
 
 lib: $(TMU_LIB)
 

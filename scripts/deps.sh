@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install the Debian 12 packages that building and testing termite needs.
+# Install the Debian 12 packages that building and testing termite needs,
+# or, given package names as arguments, those instead (scripts/bench-deps.sh).
 #
 # Idempotent and quiet: when every package is already installed it prints
 # nothing and exits 0.  Otherwise it runs `apt-get update` once and then
@@ -21,6 +22,7 @@ set -eu
 PACKAGES="build-essential linux-image-amd64 linux-headers-amd64 linux-source-6.1
 qemu-system-x86 busybox-static cpio kmod util-linux procps xz-utils zstd gzip
 liburing-dev sparse"
+[ $# -eq 0 ] || PACKAGES="$*"
 
 missing=
 for pkg in $PACKAGES; do

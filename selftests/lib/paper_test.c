@@ -39,62 +39,8 @@
 #include "termite.h"
 #include "kselftest_harness.h"
 
-#define RES_LEN		512
-#define WAIT		TM_SEC(10)	/* for an expected arrival */
+#include "lib_common.h"
 
-/* ---- helpers ------------------------------------------------------- */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Record the text of @t into @dst (a static buffer of RES_LEN). */
-static void put(char *dst, const struct tm_term *t)
-{
-	snprintf(dst, RES_LEN, "%s", t ? tm_str(t) : "(null)");
-}
-
-/* A heap copy of @t, to hand to a new process (a closure's variable). */
-static struct tm_term *box(struct tm_term t)
-{
-	return tm_clone(&t);
-}
-
-/* Take the boxed term into the calling process's heap. */
-static struct tm_term unbox(void *arg)
-{
-	struct tm_term *b = arg;
-	struct tm_term t = tm_copy(tm_heap(), b);
-
-	tm_free(b);
-	return t;
-}
-
-static bool int_is(const struct tm_term *t, int64_t want)
-{
-	int64_t v;
-
-	return t && tm_is(t, TM_INT) && tm_get_int(t, &v) == 0 && v == want;
-}
-
-static struct tm_pattern *compile(const char *text)
-{
-	struct tm_pattern *p = NULL;
-
-	if (tm_pattern_compile(text, strlen(text), &p) < 0)
-		return NULL;
-	return p;
-}
-
-static struct tm_term identity_handler(struct tm_term exc, void *ctx)
-{
-	(void)ctx;
-	return exc;
-}
 
 /*
  * The scenario runs inside a catcher: an exception nobody expected is

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lib_common.h - helpers shared by the libtermite-user selftests: record
+ * results as text, hand terms to new processes, small term checks.
+ * Include after termite.h and the kselftest harness.
+ */
+#ifndef _TERMITE_LIB_COMMON_H
+#define _TERMITE_LIB_COMMON_H
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define RES_LEN		512
+#define WAIT		TM_SEC(10)	/* for an expected arrival */
+
+static inline int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Record the text of @t into @dst (a static buffer of RES_LEN). */
+static inline void put(char *dst, const struct tm_term *t)
+{
+	snprintf(dst, RES_LEN, "%s", t ? tm_str(t) : "(null)");
+}
+
+/* A heap copy of @t, to hand to a new process (a closure's variable). */
+static inline struct tm_term *box(struct tm_term t)
+{
+	return tm_clone(&t);
+}
+
+/* Take the boxed term into the calling process's heap. */
+static inline struct tm_term unbox(void *arg)
+{
+	struct tm_term *b = arg;
+	struct tm_term t = tm_copy(tm_heap(), b);
+
+	tm_free(b);
+	return t;
+}
+
+static inline bool int_is(const struct tm_term *t, int64_t want)
+{
+	int64_t v;
+
+	return t && tm_is(t, TM_INT) && tm_get_int(t, &v) == 0 && v == want;
+}
+
+static inline struct tm_pattern *compile(const char *text)
+{
+	struct tm_pattern *p = NULL;
+
+	if (tm_pattern_compile(text, strlen(text), &p) < 0)
+		return NULL;
+	return p;
+}
+
+static inline struct tm_term identity_handler(struct tm_term exc, void *ctx)
+{
+	(void)ctx;
+	return exc;
+}
+
+#endif /* _TERMITE_LIB_COMMON_H */
