@@ -119,6 +119,7 @@ deps:
 
 module:
 	@test -d "$(KDIR)" || { echo "no kernel build tree at '$(KDIR)': run 'make deps' (as root), or pass KDIR=/lib/modules/VERSION/build"; exit 1; }
+	sh scripts/kmod-probe.sh $(KDIR) kmod/compat-probed.h
 	$(MAKE) -C $(KDIR) M=$(TOP) modules
 
 kselftest-headers: $(KSFT_HDR)

@@ -268,14 +268,12 @@ void tm_port_put(struct tm_port *port)
 	kfree(port);
 }
 
-int tm_ioc_spawn(struct tm_port *port, void __user *arg)
+int tm_ioc_spawn(struct tm_port *port, struct tm_call *c)
 {
-	struct termite_spawn sp;
+	struct termite_spawn *spp = c->arg, sp = *spp;
 	struct tm_actor *a;
 	int err;
 
-	if (copy_from_user(&sp, arg, sizeof(sp)))
-		return -EFAULT;
 	if (sp.flags || sp.mode > TERMITE_MODE_DIE ||
 	    !tm_zero(sp.reserved, sizeof(sp.reserved)))
 		return -EINVAL;
@@ -320,8 +318,8 @@ int tm_ioc_spawn(struct tm_port *port, void __user *arg)
 	if (err)
 		goto out_unlist;
 
-	sp.id = a->id;
-	if (copy_to_user(arg, &sp, sizeof(sp))) {
+	spp->id = a->id;
+	if (tm_call_out(c, sizeof(*spp), a->id)) {
 		/* Nobody has seen the id yet: take the actor back quietly. */
 		mutex_lock(&port->uni->topo_lock);
 		tm_actor_unpublish(a);
@@ -344,15 +342,13 @@ out_free:
 	return err;
 }
 
-int tm_ioc_setopt(struct tm_port *port, void __user *arg)
+int tm_ioc_setopt(struct tm_port *port, struct tm_call *c)
 {
-	struct termite_setopt so;
+	struct termite_setopt *sop = c->arg, so = *sop;
 	struct tm_actor *a;
 	u64 old;
 	int err = 0;
 
-	if (copy_from_user(&so, arg, sizeof(so)))
-		return -EFAULT;
 	if (so.reserved0 || !tm_zero(so.reserved, sizeof(so.reserved)))
 		return -EINVAL;
 	if (so.opt != TERMITE_OPT_MODE || so.value > TERMITE_MODE_DIE)
@@ -374,19 +370,15 @@ int tm_ioc_setopt(struct tm_port *port, void __user *arg)
 	tm_actor_put(a);
 	if (err)
 		return err;
-	so.value = old;
-	if (copy_to_user(arg, &so, sizeof(so)))
-		return -EFAULT;
-	return 0;
+	sop->value = old;
+	return tm_call_out(c, sizeof(*sop), old);
 }
 
-int tm_ioc_make_tag(struct tm_port *port, void __user *arg)
+int tm_ioc_make_tag(struct tm_port *port, struct tm_call *c)
 {
-	struct termite_tag t;
+	struct termite_tag *tp = c->arg, t = *tp;
 	struct tm_actor *a = NULL;
 
-	if (copy_from_user(&t, arg, sizeof(t)))
-		return -EFAULT;
 	if (!tm_zero(t.reserved, sizeof(t.reserved)))
 		return -EINVAL;
 	if (t.actor) {
@@ -407,9 +399,8 @@ int tm_ioc_make_tag(struct tm_port *port, void __user *arg)
 		spin_unlock(&a->lock);
 		tm_actor_put(a);
 	}
-	if (copy_to_user(arg, &t, sizeof(t)))
-		return -EFAULT;
-	return 0;
+	tp->tag = t.tag;
+	return tm_call_out(c, sizeof(*tp), t.tag);
 }
 
 int tm_actor_init(void)

@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/sched.h>
+#include <linux/nospec.h>
 #include "internal.h"
 
 /* IDs copied out per round of READY; bounds the stack it uses. */
@@ -87,22 +88,21 @@ static int tm_release(struct inode *inode, struct file *file)
 {
 	struct tm_port *port = file->private_data;
 
+	tm_uring_port_close(port);
 	tm_port_kill_all(port);
 	tm_port_put(port);
 	return 0;
 }
 
-static int tm_ioc_ready(struct tm_port *port, void __user *arg)
+static int tm_ioc_ready(struct tm_port *port, struct tm_call *c)
 {
+	struct termite_ready *rdp = c->arg, rd = *rdp;
 	struct tm_actor *batch[TM_READY_BATCH];
-	struct termite_ready rd;
 	u64 __user *ids;
 	u64 id;
 	u32 done = 0, n, i;
 	int err = 0;
 
-	if (copy_from_user(&rd, arg, sizeof(rd)))
-		return -EFAULT;
 	if (rd.flags || !tm_zero(rd.reserved, sizeof(rd.reserved)) ||
 	    !rd.count)
 		return -EINVAL;
@@ -150,55 +150,77 @@ static int tm_ioc_ready(struct tm_port *port, void __user *arg)
 			break;
 		done += n;
 	}
-	rd.count = done;
-	if (copy_to_user(arg, &rd, sizeof(rd)))
-		return -EFAULT;
-	return 0;
+	rdp->count = done;
+	return tm_call_out(c, sizeof(*rdp), done);
+}
+
+#define TM_OP(name, handler) \
+	[_IOC_NR(TERMITE_IOC_##name)] = { TERMITE_IOC_##name, handler }
+
+static const struct tm_op tm_ops[] = {
+	TM_OP(VERSION, tm_ioc_version),
+	TM_OP(SPAWN, tm_ioc_spawn),
+	TM_OP(SEND, tm_ioc_send),
+	TM_OP(RECV, tm_ioc_recv),
+	TM_OP(LINK, tm_ioc_link),
+	TM_OP(UNLINK, tm_ioc_unlink),
+	TM_OP(MONITOR, tm_ioc_monitor),
+	TM_OP(DEMONITOR, tm_ioc_demonitor),
+	TM_OP(EXIT, tm_ioc_exit),
+	TM_OP(SIGNAL, tm_ioc_signal),
+	TM_OP(REGISTER, tm_ioc_register),
+	TM_OP(UNREGISTER, tm_ioc_unregister),
+	TM_OP(WHEREIS, tm_ioc_whereis),
+	TM_OP(MAKE_TAG, tm_ioc_make_tag),
+	TM_OP(SETOPT, tm_ioc_setopt),
+	TM_OP(READY, tm_ioc_ready),
+	TM_OP(SEND_BATCH, tm_ioc_send_batch),
+};
+
+/**
+ * tm_op_find() - look up an operation by its ioctl number
+ * @cmd: a %TERMITE_IOC_* number, size included
+ *
+ * Return: the operation, or NULL if @cmd is none of ours.
+ */
+const struct tm_op *tm_op_find(unsigned int cmd)
+{
+	unsigned int nr = _IOC_NR(cmd);
+
+	if (_IOC_TYPE(cmd) != TERMITE_IOC_MAGIC || nr >= ARRAY_SIZE(tm_ops))
+		return NULL;
+	nr = array_index_nospec(nr, ARRAY_SIZE(tm_ops));
+	if (tm_ops[nr].cmd != cmd)
+		return NULL;
+	return &tm_ops[nr];
 }
 
 static long tm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct tm_port *port = file->private_data;
-	void __user *uarg = (void __user *)arg;
+	const struct tm_op *op = tm_op_find(cmd);
+	u64 buf[TM_SQE_CMD_MAX / sizeof(u64)] = {};
+	struct tm_call c = {
+		.arg = buf,
+		.uarg = (void __user *)arg,
+	};
 
-	switch (cmd) {
-	case TERMITE_IOC_VERSION:
-		return tm_ioc_version(port, uarg);
-	case TERMITE_IOC_SPAWN:
-		return tm_ioc_spawn(port, uarg);
-	case TERMITE_IOC_SEND:
-		return tm_ioc_send(port, uarg);
-	case TERMITE_IOC_RECV:
-		return tm_ioc_recv(port, uarg);
-	case TERMITE_IOC_LINK:
-		return tm_ioc_link(port, uarg, true);
-	case TERMITE_IOC_UNLINK:
-		return tm_ioc_link(port, uarg, false);
-	case TERMITE_IOC_MONITOR:
-		return tm_ioc_monitor(port, uarg);
-	case TERMITE_IOC_DEMONITOR:
-		return tm_ioc_demonitor(port, uarg);
-	case TERMITE_IOC_EXIT:
-		return tm_ioc_exit(port, uarg);
-	case TERMITE_IOC_SIGNAL:
-		return tm_ioc_signal(port, uarg);
-	case TERMITE_IOC_REGISTER:
-		return tm_ioc_register(port, uarg);
-	case TERMITE_IOC_UNREGISTER:
-		return tm_ioc_unregister(port, uarg);
-	case TERMITE_IOC_WHEREIS:
-		return tm_ioc_whereis(port, uarg);
-	case TERMITE_IOC_MAKE_TAG:
-		return tm_ioc_make_tag(port, uarg);
-	case TERMITE_IOC_SETOPT:
-		return tm_ioc_setopt(port, uarg);
-	case TERMITE_IOC_READY:
-		return tm_ioc_ready(port, uarg);
-	case TERMITE_IOC_SEND_BATCH:
-		return tm_ioc_send_batch(port, uarg);
-	default:
+	if (!op)
 		return -ENOTTY;
-	}
+	if ((_IOC_DIR(cmd) & _IOC_WRITE) &&
+	    copy_from_user(buf, c.uarg, _IOC_SIZE(cmd)))
+		return -EFAULT;
+	return op->fn(file->private_data, &c);
+}
+
+/*
+ * Called on every close() of a descriptor of the port.  io_uring commands
+ * parked on the port pin its file, so release would never come while they
+ * wait: complete those the closing owner submitted instead.
+ */
+static int tm_flush(struct file *file, fl_owner_t id)
+{
+	tm_uring_flush(file, id);
+	return 0;
 }
 
 static __poll_t tm_poll(struct file *file, poll_table *wait)
@@ -218,7 +240,11 @@ static const struct file_operations tm_fops = {
 	.owner		= THIS_MODULE,
 	.open		= tm_open,
 	.release	= tm_release,
+	.flush		= tm_flush,
 	.unlocked_ioctl	= tm_ioctl,
+#ifdef TM_URING
+	.uring_cmd	= tm_uring_cmd,
+#endif
 	.compat_ioctl	= compat_ptr_ioctl,
 	.poll		= tm_poll,
 	.llseek		= noop_llseek,
@@ -232,8 +258,6 @@ static struct miscdevice tm_misc = {
 	.mode	= 0666,
 };
 
-/* Every argument must fit the 80-byte command area of an SQE128 entry. */
-#define TM_SQE_CMD_MAX	80
 static_assert(sizeof(struct termite_version) <= TM_SQE_CMD_MAX);
 static_assert(sizeof(struct termite_spawn) <= TM_SQE_CMD_MAX);
 static_assert(sizeof(struct termite_send) <= TM_SQE_CMD_MAX);
@@ -254,12 +278,17 @@ static int __init tm_init(void)
 	err = tm_actor_init();
 	if (err)
 		return err;
-	err = misc_register(&tm_misc);
+	err = tm_uring_init();
 	if (err)
 		goto out_actor;
+	err = misc_register(&tm_misc);
+	if (err)
+		goto out_uring;
 	tm_debugfs_init();
 	return 0;
 
+out_uring:
+	tm_uring_exit();
 out_actor:
 	tm_actor_exit();
 	return err;
@@ -269,6 +298,7 @@ static void __exit tm_exit(void)
 {
 	tm_debugfs_exit();
 	misc_deregister(&tm_misc);
+	tm_uring_exit();
 	tm_actor_exit();
 }
 

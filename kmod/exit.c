@@ -544,30 +544,29 @@ out_a:
 	return err;
 }
 
-int tm_ioc_link(struct tm_port *port, void __user *arg, bool link)
+int tm_ioc_link(struct tm_port *port, struct tm_call *c)
 {
-	struct termite_link lk;
-	int err;
+	int err = tm_check_link(c->arg);
 
-	if (copy_from_user(&lk, arg, sizeof(lk)))
-		return -EFAULT;
-	err = tm_check_link(&lk);
-	if (err)
-		return err;
-	return link ? tm_link_add(port, &lk) : tm_link_del(port, &lk);
+	return err ?: tm_link_add(port, c->arg);
 }
 
-int tm_ioc_monitor(struct tm_port *port, void __user *arg)
+int tm_ioc_unlink(struct tm_port *port, struct tm_call *c)
+{
+	int err = tm_check_link(c->arg);
+
+	return err ?: tm_link_del(port, c->arg);
+}
+
+int tm_ioc_monitor(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
-	struct termite_monitor mo;
+	struct termite_monitor *mop = c->arg, mo = *mop;
 	struct tm_monitor *mon;
 	struct tm_actor *a, *b;
 	struct tm_msg *down;
 	int err;
 
-	if (copy_from_user(&mo, arg, sizeof(mo)))
-		return -EFAULT;
 	if (mo.flags || mo.reserved0 ||
 	    !tm_zero(mo.reserved, sizeof(mo.reserved)))
 		return -EINVAL;
@@ -586,7 +585,8 @@ int tm_ioc_monitor(struct tm_port *port, void __user *arg)
 	mo.ref = tm_new_id();
 	/* Tell the reference first, so a fault leaves nothing behind. */
 	err = -EFAULT;
-	if (copy_to_user(arg, &mo, sizeof(mo))) {
+	mop->ref = mo.ref;
+	if (tm_call_out(c, sizeof(*mop), mo.ref)) {
 		tm_msg_put(down);
 		goto out_mon;
 	}
@@ -636,17 +636,15 @@ out_a:
 	return err;
 }
 
-int tm_ioc_demonitor(struct tm_port *port, void __user *arg)
+int tm_ioc_demonitor(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
-	struct termite_monitor mo;
+	struct termite_monitor mo = *(struct termite_monitor *)c->arg;
 	struct tm_monitor *mon, *found = NULL;
 	struct tm_msg *m = NULL;
 	struct tm_actor *a;
 	int err = 0;
 
-	if (copy_from_user(&mo, arg, sizeof(mo)))
-		return -EFAULT;
 	if ((mo.flags & ~TERMITE_DEMONITOR_FLUSH) || mo.reserved0 || mo.peer ||
 	    !tm_zero(mo.reserved, sizeof(mo.reserved)) || !mo.ref)
 		return -EINVAL;
@@ -688,17 +686,15 @@ static int tm_check_exit(const struct termite_exit *ex)
 	return 0;
 }
 
-int tm_ioc_exit(struct tm_port *port, void __user *arg)
+int tm_ioc_exit(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
-	struct termite_exit ex;
+	struct termite_exit ex = *(struct termite_exit *)c->arg;
 	struct tm_reason *r;
 	struct tm_actor *a;
 	LIST_HEAD(work);
 	int err = 0;
 
-	if (copy_from_user(&ex, arg, sizeof(ex)))
-		return -EFAULT;
 	if (tm_check_exit(&ex) || ex.to || ex.code == TERMITE_EXIT_KILL)
 		return -EINVAL;
 	a = tm_own_actor(port, ex.actor);
@@ -726,18 +722,16 @@ out_a:
 	return err;
 }
 
-int tm_ioc_signal(struct tm_port *port, void __user *arg)
+int tm_ioc_signal(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
-	struct termite_exit ex;
+	struct termite_exit ex = *(struct termite_exit *)c->arg;
 	struct tm_reason *r, *why = NULL;
 	struct tm_actor *a, *t;
 	struct tm_msg *m;
 	LIST_HEAD(work);
 	int err;
 
-	if (copy_from_user(&ex, arg, sizeof(ex)))
-		return -EFAULT;
 	if (tm_check_exit(&ex) || !ex.to)
 		return -EINVAL;
 	a = tm_own_actor(port, ex.actor);

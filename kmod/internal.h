@@ -39,7 +39,16 @@
 #include <linux/wait.h>
 #include <linux/cred.h>
 #include <linux/seq_file.h>
+#include <linux/uaccess.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/termite.h>
+#include "compat.h"
+
+/* Every argument must fit the 80-byte command area of an SQE128 entry. */
+#define TM_SQE_CMD_MAX	80
+
+struct io_uring_cmd;
 
 /* Module parameters, bounded; see quota.c. */
 extern unsigned int tm_max_msg_size;
@@ -217,6 +226,8 @@ struct tm_actor {
  * @qbytes: bytes charged by messages queued to its actors
  * @space_events: bumped when @qbytes shrinks or a mailbox empties a slot
  * @closing: the file is being released; no new actors (topo_lock)
+ * @nparked: receives parked through io_uring; protected by the parked
+ *	list's lock in uring.c
  * @poll_wq: poll() waiters, woken when @ready gains an entry
  * @space_wq: blocked senders, woken by @space_events
  */
@@ -235,6 +246,7 @@ struct tm_port {
 	u32 space_events;
 
 	bool closing;
+	u32 nparked;
 	wait_queue_head_t poll_wq;
 	wait_queue_head_t space_wq;
 };
@@ -301,6 +313,43 @@ struct tm_name {
 	struct rcu_head rcu;
 };
 
+/**
+ * struct tm_call - one operation's argument, wherever it came from
+ * @arg: the operation's struct, copied into kernel memory (from the ioctl's
+ *	user pointer, or from the SQE's command area)
+ * @uarg: for an ioctl, the user's struct, where results are copied back
+ * @uring: the call came through io_uring, not an ioctl
+ * @out: for io_uring, the operation's 64-bit result (CQE big_cqe[0])
+ * @nowait: the caller must not sleep waiting for room (io_uring's inline
+ *	issue); such a wait fails with -EAGAIN and sets @punt instead, and
+ *	io_uring retries from a worker that may sleep
+ * @punt: see @nowait
+ */
+struct tm_call {
+	void *arg;
+	void __user *uarg;
+	bool uring;
+	u64 out;
+	bool nowait;
+	bool punt;
+};
+
+/**
+ * tm_call_out() - publish an operation's results
+ * @c: the call
+ * @size: size of the struct, whose out fields the handler has filled in
+ * @val: the one 64-bit result io_uring reports
+ *
+ * Return: 0, or -EFAULT if the ioctl's struct cannot be written.
+ */
+static inline int tm_call_out(struct tm_call *c, size_t size, u64 val)
+{
+	if (!c->uring)
+		return copy_to_user(c->uarg, c->arg, size) ? -EFAULT : 0;
+	c->out = val;
+	return 0;
+}
+
 /* actor.c */
 u64 tm_new_id(void);
 int tm_universe_get(struct tm_port *port);
@@ -310,9 +359,9 @@ struct tm_actor *tm_own_actor(struct tm_port *port, u64 id);
 void tm_actor_put(struct tm_actor *a);
 void tm_actor_unpublish(struct tm_actor *a);
 void tm_port_put(struct tm_port *port);
-int tm_ioc_spawn(struct tm_port *port, void __user *arg);
-int tm_ioc_setopt(struct tm_port *port, void __user *arg);
-int tm_ioc_make_tag(struct tm_port *port, void __user *arg);
+int tm_ioc_spawn(struct tm_port *port, struct tm_call *c);
+int tm_ioc_setopt(struct tm_port *port, struct tm_call *c);
+int tm_ioc_make_tag(struct tm_port *port, struct tm_call *c);
 int tm_actor_init(void);
 void tm_actor_exit(void);
 
@@ -323,9 +372,13 @@ void tm_enqueue_locked(struct tm_actor *a, struct tm_msg *m, bool signal);
 void tm_flush_locked(struct tm_actor *a, struct list_head *out);
 void tm_free_list(struct list_head *list);
 struct tm_msg *tm_unqueue_down_locked(struct tm_actor *a, u64 ref);
-int tm_ioc_send(struct tm_port *port, void __user *arg);
-int tm_ioc_send_batch(struct tm_port *port, void __user *arg);
-int tm_ioc_recv(struct tm_port *port, void __user *arg);
+ktime_t tm_deadline(s64 timeout_ns);
+int tm_recv_check(const struct termite_recv *r);
+int tm_recv_try(struct tm_actor *a, const struct termite_recv *r,
+		u64 *scanned, u32 *seen);
+int tm_ioc_send(struct tm_port *port, struct tm_call *c);
+int tm_ioc_send_batch(struct tm_port *port, struct tm_call *c);
+int tm_ioc_recv(struct tm_port *port, struct tm_call *c);
 
 /* exit.c */
 struct tm_reason *tm_reason_static(u32 code);
@@ -334,26 +387,55 @@ void tm_reason_put(struct tm_reason *r);
 void tm_port_kill_all(struct tm_port *port);
 void tm_reap_zombie(struct tm_actor *a);
 bool tm_may_signal(const struct tm_port *port, const struct tm_actor *target);
-int tm_ioc_link(struct tm_port *port, void __user *arg, bool link);
-int tm_ioc_monitor(struct tm_port *port, void __user *arg);
-int tm_ioc_demonitor(struct tm_port *port, void __user *arg);
-int tm_ioc_exit(struct tm_port *port, void __user *arg);
-int tm_ioc_signal(struct tm_port *port, void __user *arg);
+int tm_ioc_link(struct tm_port *port, struct tm_call *c);
+int tm_ioc_unlink(struct tm_port *port, struct tm_call *c);
+int tm_ioc_monitor(struct tm_port *port, struct tm_call *c);
+int tm_ioc_demonitor(struct tm_port *port, struct tm_call *c);
+int tm_ioc_exit(struct tm_port *port, struct tm_call *c);
+int tm_ioc_signal(struct tm_port *port, struct tm_call *c);
 
 /* names.c */
 extern const struct rhashtable_params tm_name_params;
 void tm_name_drop(struct tm_actor *a);
-int tm_ioc_register(struct tm_port *port, void __user *arg);
-int tm_ioc_unregister(struct tm_port *port, void __user *arg);
-int tm_ioc_whereis(struct tm_port *port, void __user *arg);
+int tm_ioc_register(struct tm_port *port, struct tm_call *c);
+int tm_ioc_unregister(struct tm_port *port, struct tm_call *c);
+int tm_ioc_whereis(struct tm_port *port, struct tm_call *c);
 
 /* quota.c */
 int tm_quota_charge_locked(struct tm_actor *a, struct tm_msg *m);
 void tm_quota_uncharge_locked(struct tm_actor *a, struct tm_msg *m);
-int tm_ioc_version(struct tm_port *port, void __user *arg);
+int tm_ioc_version(struct tm_port *port, struct tm_call *c);
 
 /* device.c */
 void tm_port_mark_ready(struct tm_port *port, struct tm_actor *a);
+/**
+ * struct tm_op - one operation of the ioctl and io_uring interfaces
+ * @cmd: its ioctl number, which also encodes the argument's size; io_uring
+ *	commands use the same number as their cmd_op
+ * @fn: the handler, given the argument in kernel memory
+ */
+struct tm_op {
+	unsigned int cmd;
+	int (*fn)(struct tm_port *port, struct tm_call *c);
+};
+
+const struct tm_op *tm_op_find(unsigned int cmd);
+
+/* uring.c */
+#ifdef TM_URING
+u64 tm_uring_features(void);
+int tm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+void tm_uring_flush(struct file *file, fl_owner_t owner);
+void tm_uring_port_close(struct tm_port *port);
+int tm_uring_init(void);
+void tm_uring_exit(void);
+#else
+static inline u64 tm_uring_features(void) { return 0; }
+static inline void tm_uring_flush(struct file *file, fl_owner_t owner) { }
+static inline void tm_uring_port_close(struct tm_port *port) { }
+static inline int tm_uring_init(void) { return 0; }
+static inline void tm_uring_exit(void) { }
+#endif
 
 /* debug.c */
 void tm_show_fdinfo(struct seq_file *m, struct file *f);

@@ -190,7 +190,7 @@ struct tm_msg *tm_unqueue_down_locked(struct tm_actor *a, u64 ref)
 		__ret == -ETIME ? -ETIMEDOUT : (int)__ret;		\
 })
 
-static ktime_t tm_deadline(s64 timeout_ns)
+ktime_t tm_deadline(s64 timeout_ns)
 {
 	if (timeout_ns < 0)
 		return KTIME_MAX;
@@ -198,7 +198,8 @@ static ktime_t tm_deadline(s64 timeout_ns)
 }
 
 /* Queue one message described by @s (already copied in). */
-static int tm_send_one(struct tm_port *port, const struct termite_send *sp)
+static int tm_send_one(struct tm_port *port, const struct termite_send *sp,
+		       struct tm_call *c)
 {
 	struct termite_send s = *sp;
 	struct tm_actor *from, *to;
@@ -266,6 +267,13 @@ static int tm_send_one(struct tm_port *port, const struct termite_send *sp)
 			spin_unlock(&to->lock);
 			break;
 		}
+		if (c->nowait) {
+			/* io_uring: retried from a worker that may sleep. */
+			spin_unlock(&to->lock);
+			c->punt = true;
+			err = -EAGAIN;
+			break;
+		}
 		/* ALIVE under its lock: the port is there; pin it to sleep. */
 		refcount_inc(&tport->ref);
 		spin_unlock(&to->lock);
@@ -286,19 +294,15 @@ out_from:
 	return err;
 }
 
-int tm_ioc_send(struct tm_port *port, void __user *arg)
+int tm_ioc_send(struct tm_port *port, struct tm_call *c)
 {
-	struct termite_send s;
-
-	if (copy_from_user(&s, arg, sizeof(s)))
-		return -EFAULT;
-	return tm_send_one(port, &s);
+	return tm_send_one(port, c->arg, c);
 }
 
 /**
  * tm_ioc_send_batch() - %TERMITE_IOC_SEND_BATCH: many sends in one call
  * @port: the caller's port
- * @arg: user address of a &struct termite_batch
+ * @c: the &struct termite_batch
  *
  * Each entry is sent as by %TERMITE_IOC_SEND, in array order, so per-pair
  * FIFO holds across the batch.  Stops at the first entry that fails, or
@@ -307,16 +311,14 @@ int tm_ioc_send(struct tm_port *port, void __user *arg)
  * Return: the number of messages queued if any, else the first entry's
  * error.
  */
-int tm_ioc_send_batch(struct tm_port *port, void __user *arg)
+int tm_ioc_send_batch(struct tm_port *port, struct tm_call *c)
 {
+	const struct termite_batch b = *(struct termite_batch *)c->arg;
 	struct termite_send __user *sends;
-	struct termite_batch b;
 	struct termite_send s;
 	u32 i;
 	int err = 0;
 
-	if (copy_from_user(&b, arg, sizeof(b)))
-		return -EFAULT;
 	if (b.flags || !tm_zero(b.reserved, sizeof(b.reserved)))
 		return -EINVAL;
 	if (!b.count || b.count > TERMITE_BATCH_MAX)
@@ -329,7 +331,7 @@ int tm_ioc_send_batch(struct tm_port *port, void __user *arg)
 			err = -EFAULT;
 			break;
 		}
-		err = tm_send_one(port, &s);
+		err = tm_send_one(port, &s, c);
 		if (err)
 			break;
 		cond_resched();
@@ -478,61 +480,89 @@ static int tm_copy_out(struct tm_actor *a, struct tm_msg *m,
 	return m->len;
 }
 
-int tm_ioc_recv(struct tm_port *port, void __user *arg)
+/**
+ * tm_recv_check() - validate a receive request
+ * @r: the request, in kernel memory
+ *
+ * Return: 0, or -EINVAL.
+ */
+int tm_recv_check(const struct termite_recv *r)
 {
-	struct termite_recv r;
+	if ((r->flags & ~TERMITE_RECV_FLAGS) || r->reserved0)
+		return -EINVAL;
+	if ((r->flags & TERMITE_RECV_AFTER) && (r->flags & TERMITE_RECV_SEQ))
+		return -EINVAL;
+	if (r->buf_len < sizeof(struct termite_msghdr))
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * tm_recv_try() - receive without waiting
+ * @a: the receiving actor, referenced
+ * @r: the checked request; its buffer is in the current task's memory
+ * @scanned: mailbox positions already examined by this receive (in/out,
+ *	start with 0)
+ * @seen: set to @a->events as sampled before the search, so a caller that
+ *	goes to wait can tell whether anything changed since
+ *
+ * Return: the payload length, -EAGAIN if nothing matches yet, or another
+ * negative error (-ENOENT once the actor is gone).
+ */
+int tm_recv_try(struct tm_actor *a, const struct termite_recv *r,
+		u64 *scanned, u32 *seen)
+{
 	struct termite_msghdr h;
-	struct tm_actor *a;
 	struct tm_msg *m;
+	int ret;
+
+	for (;;) {
+		*seen = READ_ONCE(a->events);
+		spin_lock(&a->lock);
+		if (a->state == TM_GONE) {
+			spin_unlock(&a->lock);
+			return -ENOENT;
+		}
+		m = tm_find_locked(a, r, scanned);
+		if (IS_ERR_OR_NULL(m)) {
+			spin_unlock(&a->lock);
+			return m ? PTR_ERR(m) : -EAGAIN;
+		}
+		refcount_inc(&m->ref);
+		tm_fill_hdr(&h, m);
+		if (r->flags & TERMITE_RECV_PEEK && m->seq)
+			a->hint = m;
+		spin_unlock(&a->lock);
+		ret = tm_copy_out(a, m, r, &h);
+		tm_msg_put(m);
+		if (ret != -EAGAIN)
+			return ret;
+		/* Another receiver took it first: search again. */
+		*scanned = 0;
+	}
+}
+
+int tm_ioc_recv(struct tm_port *port, struct tm_call *c)
+{
+	const struct termite_recv *r = c->arg;
+	struct tm_actor *a;
 	ktime_t deadline;
 	u64 scanned = 0;
 	u32 seen;
 	int ret;
 
-	if (copy_from_user(&r, arg, sizeof(r)))
-		return -EFAULT;
-	if ((r.flags & ~TERMITE_RECV_FLAGS) || r.reserved0)
-		return -EINVAL;
-	if ((r.flags & TERMITE_RECV_AFTER) && (r.flags & TERMITE_RECV_SEQ))
-		return -EINVAL;
-	if (r.buf_len < sizeof(h))
-		return -EINVAL;
-	deadline = tm_deadline(r.timeout_ns);
+	ret = tm_recv_check(r);
+	if (ret)
+		return ret;
+	deadline = tm_deadline(r->timeout_ns);
 
-	a = tm_own_actor(port, r.actor);
+	a = tm_own_actor(port, r->actor);
 	if (IS_ERR(a))
 		return PTR_ERR(a);
 	for (;;) {
-		seen = READ_ONCE(a->events);
-		spin_lock(&a->lock);
-		if (a->state == TM_GONE) {
-			spin_unlock(&a->lock);
-			ret = -ENOENT;
+		ret = tm_recv_try(a, r, &scanned, &seen);
+		if (ret != -EAGAIN || !r->timeout_ns)
 			break;
-		}
-		m = tm_find_locked(a, &r, &scanned);
-		if (IS_ERR_OR_NULL(m)) {
-			spin_unlock(&a->lock);
-			ret = PTR_ERR(m);
-			if (m)
-				break;
-		} else {
-			refcount_inc(&m->ref);
-			tm_fill_hdr(&h, m);
-			if (r.flags & TERMITE_RECV_PEEK && m->seq)
-				a->hint = m;
-			spin_unlock(&a->lock);
-			ret = tm_copy_out(a, m, &r, &h);
-			tm_msg_put(m);
-			if (ret != -EAGAIN)
-				break;
-			scanned = 0;
-			continue;
-		}
-		if (!r.timeout_ns) {
-			ret = -EAGAIN;
-			break;
-		}
 		ret = tm_wait_event(a->recv_wq, READ_ONCE(a->events) != seen,
 				    deadline);
 		if (ret)

@@ -26,12 +26,11 @@ const struct rhashtable_params tm_name_params = {
 };
 
 /* Copy in and check a name struct: NUL-terminated, non-empty, zero-padded. */
-static int tm_name_in(struct termite_name *n, void __user *arg)
+static int tm_name_in(struct termite_name *n, struct tm_call *c)
 {
 	size_t len;
 
-	if (copy_from_user(n, arg, sizeof(*n)))
-		return -EFAULT;
+	*n = *(struct termite_name *)c->arg;
 	if (n->reserved)
 		return -EINVAL;
 	len = strnlen(n->name, TERMITE_NAME_MAX);
@@ -59,7 +58,7 @@ void tm_name_drop(struct tm_actor *a)
 		tm_name_remove(a->uni, a->name);
 }
 
-int tm_ioc_register(struct tm_port *port, void __user *arg)
+int tm_ioc_register(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
 	struct termite_name n;
@@ -67,7 +66,7 @@ int tm_ioc_register(struct tm_port *port, void __user *arg)
 	struct tm_actor *a;
 	int err;
 
-	err = tm_name_in(&n, arg);
+	err = tm_name_in(&n, c);
 	if (err)
 		return err;
 	a = tm_own_actor(port, n.actor);
@@ -99,14 +98,14 @@ out_a:
 	return err;
 }
 
-int tm_ioc_unregister(struct tm_port *port, void __user *arg)
+int tm_ioc_unregister(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
 	struct termite_name n;
 	struct tm_name *nm;
 	int err;
 
-	err = tm_name_in(&n, arg);
+	err = tm_name_in(&n, c);
 	if (err)
 		return err;
 	if (n.actor)
@@ -123,13 +122,13 @@ int tm_ioc_unregister(struct tm_port *port, void __user *arg)
 	return err;
 }
 
-int tm_ioc_whereis(struct tm_port *port, void __user *arg)
+int tm_ioc_whereis(struct tm_port *port, struct tm_call *c)
 {
 	struct termite_name n;
 	struct tm_name *nm;
 	int err;
 
-	err = tm_name_in(&n, arg);
+	err = tm_name_in(&n, c);
 	if (err)
 		return err;
 	rcu_read_lock();
@@ -138,7 +137,6 @@ int tm_ioc_whereis(struct tm_port *port, void __user *arg)
 	rcu_read_unlock();
 	if (!n.actor)
 		return -ENOENT;
-	if (copy_to_user(arg, &n, sizeof(n)))
-		return -EFAULT;
-	return 0;
+	((struct termite_name *)c->arg)->actor = n.actor;
+	return tm_call_out(c, sizeof(n), n.actor);
 }

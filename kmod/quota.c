@@ -132,14 +132,14 @@ void tm_quota_uncharge_locked(struct tm_actor *a, struct tm_msg *m)
 		wake_up(&port->space_wq);
 }
 
-int tm_ioc_version(struct tm_port *port, void __user *arg)
+int tm_ioc_version(struct tm_port *port, struct tm_call *c)
 {
 	struct termite_version v = {
 		.major = TERMITE_API_MAJOR,
 		.minor = TERMITE_API_MINOR,
 		.features = TERMITE_FEAT_SELECTIVE | TERMITE_FEAT_MONITORS |
 			    TERMITE_FEAT_NAMES | TERMITE_FEAT_READY |
-			    TERMITE_FEAT_BATCH,
+			    TERMITE_FEAT_BATCH | tm_uring_features(),
 		.max_msg_size = READ_ONCE(tm_max_msg_size),
 		.max_queue_len = READ_ONCE(tm_max_queue_len),
 		.max_actors = READ_ONCE(tm_max_actors),
@@ -148,7 +148,6 @@ int tm_ioc_version(struct tm_port *port, void __user *arg)
 		.universe = port->uni->id,
 	};
 
-	if (copy_to_user(arg, &v, sizeof(v)))
-		return -EFAULT;
-	return 0;
+	*(struct termite_version *)c->arg = v;
+	return tm_call_out(c, sizeof(v), (u64)v.major << 32 | v.minor);
 }

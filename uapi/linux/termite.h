@@ -31,7 +31,7 @@
 
 /* Version of this interface: major changes break, minor ones add. */
 #define TERMITE_API_MAJOR	1
-#define TERMITE_API_MINOR	1
+#define TERMITE_API_MINOR	2
 
 /* Largest registered name, including its terminating NUL. */
 #define TERMITE_NAME_MAX	64
@@ -109,6 +109,7 @@ struct termite_version {
 #define TERMITE_FEAT_NAMES	(1ULL << 2)
 #define TERMITE_FEAT_READY	(1ULL << 3)
 #define TERMITE_FEAT_BATCH	(1ULL << 4) /* TERMITE_IOC_SEND_BATCH */
+#define TERMITE_FEAT_URING	(1ULL << 5) /* io_uring commands (API 1.2) */
 
 /**
  * struct termite_spawn - %TERMITE_IOC_SPAWN: create an actor owned by the port
