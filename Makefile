@@ -69,7 +69,7 @@ $(BUILD)/bench/ipc_bench $(BUILD)/bench/binder_bench: $(BUILD)/bench/%: \
 	$(CC) $(BENCH_CFLAGS) $< -o $@
 $(BUILD)/bench/%: $(TOP)/bench/%.c $(TOP)/bench/bench_proto.h $(TMU_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) $< $(TMU_LIB) -o $@
+	$(CC) $(BENCH_CFLAGS) $< $(TMU_LIB) -o $@ $(USER_LDLIBS)
 $(BUILD)/bench/erl/%.beam: $(TOP)/bench/erl/%.erl
 	@mkdir -p $(dir $@)
 	erlc -Wall -o $(dir $@) $<

@@ -73,8 +73,9 @@ static inline void tm_uring_mark_cancelable(struct io_uring_cmd *cmd,
 /*
  * Without cancelable commands nothing tells a driver that the ring or the
  * task behind a parked command is going away (and both wait for it).
- * Report whether either is: the submitter exiting, exec'ing or killed, or
- * the ring being torn down.
+ * Report whether either is: the submitter exiting, exec'ing (itself, or
+ * another thread of its process, which kills an SQPOLL thread), or killed,
+ * or the ring being torn down.
  */
 static inline bool tm_uring_cmd_orphaned(struct io_uring_cmd *cmd)
 {
@@ -83,6 +84,7 @@ static inline bool tm_uring_cmd_orphaned(struct io_uring_cmd *cmd)
 
 	return (t->flags & PF_EXITING) || t->in_execve ||
 	       (READ_ONCE(t->signal->flags) & SIGNAL_GROUP_EXIT) ||
+	       READ_ONCE(t->signal->group_exec_task) ||
 	       fatal_signal_pending(t) ||
 	       percpu_ref_is_dying(&req->ctx->refs);
 }

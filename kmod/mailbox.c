@@ -309,7 +309,8 @@ int tm_ioc_send(struct tm_port *port, struct tm_call *c)
  * when a signal is pending.
  *
  * Return: the number of messages queued if any, else the first entry's
- * error.
+ * error.  Through io_uring: the number queued if all were, else the error
+ * of the entry that stopped it; the number queued goes to big_cqe[0].
  */
 int tm_ioc_send_batch(struct tm_port *port, struct tm_call *c)
 {
@@ -325,7 +326,8 @@ int tm_ioc_send_batch(struct tm_port *port, struct tm_call *c)
 		return -EINVAL;
 	sends = u64_to_user_ptr(b.sends);
 	for (i = 0; i < b.count; i++) {
-		if (i && signal_pending(current))
+		/* Not signal_pending(): io_uring's task work sets that too. */
+		if (i && !c->uring && task_sigpending(current))
 			break;
 		if (copy_from_user(&s, &sends[i], sizeof(s))) {
 			err = -EFAULT;
@@ -336,6 +338,12 @@ int tm_ioc_send_batch(struct tm_port *port, struct tm_call *c)
 			break;
 		cond_resched();
 	}
+	/* A worker may redo the whole batch, never only its tail. */
+	if (c->punt && i)
+		c->punt = false;
+	c->out = i;
+	if (c->uring)
+		return i == b.count ? i : err;
 	return i ? i : err;
 }
 

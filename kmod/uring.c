@@ -13,7 +13,10 @@
  * (&struct tm_call).  The CQE's res is what the ioctl would return;
  * operations that write results back through their ioctl struct report
  * their one 64-bit result in big_cqe[0] instead, so they need
- * IORING_SETUP_CQE32.
+ * IORING_SETUP_CQE32.  So does SEND_BATCH: its res is the number sent if
+ * all were, else the error of the entry that stopped it, and big_cqe[0]
+ * the number sent, so a ring can chain batches with IOSQE_IO_LINK and
+ * know exactly where to resume.
  *
  * Everything but a receive completes during the issue.  A send that would
  * wait for room (%TERMITE_SEND_BLOCK) answers -EAGAIN to the inline issue
@@ -259,14 +262,8 @@ static int tm_urecv_start(struct io_uring_cmd *cmd, struct tm_port *port,
 	if (IS_ERR(a))
 		return PTR_ERR(a);
 	ret = tm_recv_try(a, r, &scanned, &seen);
-	if (ret != -EAGAIN)
+	if (ret != -EAGAIN || !r->timeout_ns)
 		goto out_a;
-	if (!r->timeout_ns) {
-		/* Final: an -EAGAIN return would send it to io-wq. */
-		tm_actor_put(a);
-		io_uring_cmd_done(cmd, -EAGAIN, 0, issue_flags);
-		return -EIOCBQUEUED;
-	}
 
 	ret = -ENOMEM;
 	u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
@@ -299,8 +296,17 @@ static int tm_urecv_start(struct io_uring_cmd *cmd, struct tm_port *port,
 
 	*(struct tm_urecv **)cmd->pdu = u;
 	tm_uring_mark_cancelable(cmd, issue_flags);
-	tm_urecv_park(u, seen);
 	tm_monitor_kick();
+	if (issue_flags & IO_URING_F_IOWQ) {
+		/*
+		 * An io-wq worker: its wake-ups would run in the submitter
+		 * while it still parks.  Let the submitter park it.
+		 */
+		WRITE_ONCE(u->state, TM_UR_WOKEN);
+		io_uring_cmd_complete_in_task(cmd, tm_urecv_tw);
+	} else {
+		tm_urecv_park(u, seen);
+	}
 	return -EIOCBQUEUED;
 
 out_a:
@@ -327,6 +333,7 @@ int tm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	};
 	const struct tm_op *op;
 	unsigned int dir;
+	bool has_out;
 	int ret;
 
 	if (TM_URING_CANCEL_FLAG && (issue_flags & TM_URING_CANCEL_FLAG)) {
@@ -337,24 +344,31 @@ int tm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	if (!op)
 		return -ENOTTY;
 	dir = _IOC_DIR(op->cmd);
+	/* Results go to big_cqe[0]; a batch tells how many it sent there. */
+	has_out = (dir & _IOC_READ) || op->cmd == TERMITE_IOC_SEND_BATCH;
 	if (!(issue_flags & IO_URING_F_SQE128))
 		return -EINVAL;
-	if ((dir & _IOC_READ) && !(issue_flags & IO_URING_F_CQE32))
+	if (has_out && !(issue_flags & IO_URING_F_CQE32))
 		return -EINVAL;
 	/* The SQE is shared with user space: read it once. */
 	if (dir & _IOC_WRITE)
 		memcpy(buf, tm_uring_cmd_area(cmd), _IOC_SIZE(op->cmd));
 
-	if (op->cmd == TERMITE_IOC_RECV)
-		return tm_urecv_start(cmd, port, c.arg, issue_flags);
-
-	ret = op->fn(port, &c);
-	if (ret == -EAGAIN && c.punt)
-		return -EAGAIN;	/* io_uring retries from a worker */
-	if (ret != -EAGAIN && (!(dir & _IOC_READ) || ret < 0))
+	if (op->cmd == TERMITE_IOC_RECV) {
+		ret = tm_urecv_start(cmd, port, c.arg, issue_flags);
+	} else {
+		ret = op->fn(port, &c);
+		if (ret == -EAGAIN && c.punt)
+			return -EAGAIN;	/* io_uring retries from a worker */
+	}
+	if (ret == -EIOCBQUEUED || (ret < 0 && ret != -EAGAIN && !has_out))
 		return ret;
-	/* Results for big_cqe[0], and a final -EAGAIN, are posted here. */
-	io_uring_cmd_done(cmd, ret, ret < 0 ? 0 : c.out, issue_flags);
+	/*
+	 * Post everything else here: io_uring takes a positive return for
+	 * a failure (and from io-wq drops it), -EAGAIN for a retry, and
+	 * results for big_cqe[0] have no other way.
+	 */
+	io_uring_cmd_done(cmd, ret, c.out, issue_flags);
 	return -EIOCBQUEUED;
 }
 

@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <liburing.h>
 #include <linux/termite.h>
 #include "fiber.h"
 #include "termite.h"
@@ -84,6 +85,14 @@ struct tm_proc {
 	bool dead;			/* the kernel already knows */
 	bool waiting;			/* parked until news or a timer */
 	bool trap;
+	bool rx_wait;			/* its RECV is in the ring */
+	bool rx_spec;			/* the scheduler submitted that RECV */
+	bool rx_kpark;			/* that RECV may wait in the kernel */
+	uint32_t rx_flags;		/* a parked receive: its flags, */
+	uint64_t rx_tag;		/* and tag */
+	int rx_res;			/* that RECV's result */
+	uint32_t rx_cap;		/* size of rx_buf */
+	uint8_t *rx_buf;		/* the message tm_rx() returned */
 	uint64_t timer_gen;
 	struct tm_proc *next;		/* hash chain, or inbox */
 };
@@ -113,6 +122,7 @@ struct tm_rt {
 	 */
 	uint8_t *buf;
 	size_t cap;
+	struct tm_ring *ring;		/* NULL: the ioctl interface */
 };
 
 static struct {
@@ -121,6 +131,8 @@ static struct {
 	uint64_t universe;
 	atomic_ulong live;
 	atomic_uint rr;
+	uint32_t max_msg;
+	bool uring;			/* the module serves io_uring */
 } tm_node;
 
 static __thread struct tm_rt *tm_cur_rt;
@@ -372,6 +384,615 @@ static void tm_start_local(struct tm_rt *rt, struct tm_proc *p)
 	tm_tab_add(rt, p);
 }
 
+/* Fire due timers and start processes handed over; returns how many woke. */
+static int tm_local_events(struct tm_rt *rt)
+{
+	struct tm_proc *in;
+	int64_t now = tm_now();
+	int woke = 0;
+
+	while (rt->ntimers && rt->timers[0].when <= now) {
+		struct tm_timer t = rt->timers[0];
+		struct tm_proc *p = tm_tab_find(rt, t.id);
+
+		tm_timer_pop(rt);
+		if (p && p->waiting && p->timer_gen == t.gen) {
+			tm_wake(p);
+			woke++;
+		}
+	}
+	if (__atomic_load_n(&rt->inbox, __ATOMIC_ACQUIRE)) {
+		uint64_t v;
+
+		pthread_mutex_lock(&rt->inbox_lock);
+		in = rt->inbox;
+		rt->inbox = NULL;
+		pthread_mutex_unlock(&rt->inbox_lock);
+		if (read(rt->efd, &v, sizeof(v)) < 0)
+			v = 0;
+		while (in) {
+			struct tm_proc *p = in;
+
+			in = in->next;
+			tm_start_local(rt, p);
+			woke++;
+		}
+	}
+	return woke;
+}
+
+/* Wake the processes of @n actor ids the kernel reported ready. */
+static int tm_wake_ids(struct tm_rt *rt, const uint64_t *ids, unsigned int n)
+{
+	unsigned int i;
+	int woke = 0;
+
+	for (i = 0; i < n; i++) {
+		struct tm_proc *p = tm_tab_find(rt, ids[i]);
+
+		if (p && p->waiting) {
+			tm_wake(p);
+			woke++;
+		}
+	}
+	return woke;
+}
+
+/* ---- the io_uring interface ----------------------------------------- */
+
+/*
+ * With io_uring (the default when the module offers it), a scheduler makes
+ * no other system call in its loop.  Sends are queued in a batch; a receive
+ * queues its request and suspends its process.  When no process can run,
+ * one io_uring_enter() submits the round: the batch (one SEND_BATCH
+ * command, or a linked chain of them), then every queued receive, then
+ * whatever watches are not armed: a POLL_ADD on the port linked to a
+ * READY command (so the ids of actors with news come back in the same
+ * call) and a POLL_ADD on the eventfd of handed-over processes.  The same
+ * call waits for a completion or the next timer.
+ *
+ * The ring issues commands in order, so every send of the round reaches
+ * the kernel before any receive of it, and every other kernel operation of
+ * a process (link, exit, ...) first submits the sends queued before it:
+ * the kernel sees one process's operations in the order it made them.  A
+ * batch that stops at a full mailbox (or at a dead receiver, which is
+ * skipped) is resumed first in the next round; the batches linked behind it
+ * were cancelled whole and follow it.
+ */
+#define TM_RING_ENTRIES	256
+#define TM_UD_RECV	1	/* | struct tm_proc * */
+#define TM_UD_BATCH	2	/* | struct tm_batch * */
+#define TM_UD_READY	3
+#define TM_UD_EFD	4
+#define TM_UD_POLL	5
+#define TM_UD_MASK	7
+/*
+ * Receives that wait in the kernel (each holds a buffer, and its completion
+ * needs room in the completion ring); beyond that, processes wait for READY.
+ */
+#define TM_PARK_MAX	128
+
+struct tm_batch {
+	struct tm_batch *next;
+	uint32_t n, done;		/* entries, entries in the kernel */
+	struct termite_batch cmd;
+	struct termite_send s[TERMITE_BATCH_MAX];
+	uint8_t *data;			/* payload copies */
+	size_t used, dcap;
+};
+
+struct tm_rxq {
+	struct tm_proc *p;
+	struct termite_recv rq;
+};
+
+struct tm_ring {
+	struct io_uring ring;
+	struct tm_batch *head, **tail;	/* closed, not yet (fully) sent */
+	struct tm_batch *cur;		/* being filled */
+	struct tm_batch *spare;
+	unsigned int inflight;		/* batch commands in the kernel */
+	unsigned int woken;		/* processes reaping woke, not counted */
+	unsigned int nparked;		/* RECVs waiting in the kernel */
+	unsigned int nwatchers;		/* processes waiting for READY */
+	bool full;			/* a batch met a full mailbox */
+	bool watching, efd_armed;
+	struct tm_rxq *rx;		/* receives queued this round */
+	size_t nrx, rx_cap;
+	uint8_t **bufs;			/* free receive buffers */
+	size_t nbufs, bufs_cap;
+	struct termite_ready rd;
+	uint64_t ready[TM_READY_MAX];
+};
+
+static void tm_sleep_ns(struct tm_proc *p, int64_t ns);
+static int tm_ring_reap(struct tm_rt *rt);
+static void tm_ring_speculate(struct tm_rt *rt, uint64_t to);
+
+/*
+ * Submit what is queued and act on the completions, so that the completion
+ * ring never overflows: it has room for the submission ring's worth.
+ */
+static void tm_ring_flush_sq(struct tm_rt *rt)
+{
+	io_uring_submit(&rt->ring->ring);
+	tm_ring_reap(rt);
+}
+
+static struct io_uring_sqe *tm_ring_sqe(struct tm_rt *rt, unsigned int need)
+{
+	struct io_uring *ring = &rt->ring->ring;
+	struct io_uring_sqe *sqe;
+
+	if (io_uring_sq_space_left(ring) < need)
+		tm_ring_flush_sq(rt);
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		abort();	/* cannot be: the submit made room */
+	return sqe;
+}
+
+static void tm_ring_cmd(struct io_uring_sqe *sqe, int fd, uint32_t op,
+			const void *arg, size_t size, uint64_t udata)
+{
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = op;
+	sqe->user_data = udata;
+	memcpy(sqe->cmd, arg, size);
+}
+
+/* Close the batch being filled: it joins the closed ones, in order. */
+static void tm_ring_close_batch(struct tm_ring *r)
+{
+	struct tm_batch *b = r->cur;
+	uint32_t i;
+
+	if (!b)
+		return;
+	r->cur = NULL;
+	for (i = 0; i < b->n; i++)
+		b->s[i].buf = (uintptr_t)(b->data + b->s[i].buf);
+	b->next = NULL;
+	*r->tail = b;
+	r->tail = &b->next;
+}
+
+static void tm_ring_queue_send(struct tm_rt *rt, const struct termite_send *s,
+			       const void *buf)
+{
+	struct tm_ring *r = rt->ring;
+	struct tm_batch *b = r->cur;
+
+	if (b && b->n == TERMITE_BATCH_MAX) {
+		tm_ring_close_batch(r);
+		b = NULL;
+	}
+	if (!b) {
+		b = r->spare;
+		if (b)
+			r->spare = b->next;
+		else if (!(b = calloc(1, sizeof(*b))))
+			tm_fail("send", ENOMEM);
+		b->n = b->done = 0;
+		b->used = 0;
+		r->cur = b;
+	}
+	if (b->used + s->len > b->dcap) {
+		size_t n = b->dcap ? b->dcap : 4096;
+		uint8_t *d;
+
+		while (n < b->used + s->len)
+			n *= 2;
+		d = realloc(b->data, n);
+		if (!d)
+			tm_fail("send", ENOMEM);
+		b->data = d;
+		b->dcap = n;
+	}
+	b->s[b->n] = *s;
+	b->s[b->n].buf = b->used;	/* an offset until the batch closes */
+	memcpy(b->data + b->used, buf, s->len);
+	b->used += s->len;
+	b->n++;
+}
+
+static void tm_batch_free(struct tm_ring *r, struct tm_batch *b)
+{
+	if (b->dcap > 65536 || r->spare) {
+		free(b->data);
+		free(b);
+		return;
+	}
+	b->next = r->spare;
+	r->spare = b;
+}
+
+/* Submit the closed batches as one chain, unless they wait for room. */
+static void tm_ring_push_batches(struct tm_rt *rt)
+{
+	struct tm_ring *r = rt->ring;
+	struct io_uring_sqe *sqe;
+	struct tm_batch *b;
+	unsigned int n, i;
+
+	tm_ring_close_batch(r);
+	if (r->inflight || !r->head)
+		return;
+	for (b = r->head, n = 0; b; b = b->next)
+		n++;
+	if (io_uring_sq_space_left(&r->ring) < n)
+		tm_ring_flush_sq(rt);	/* a chain goes in one piece */
+	for (b = r->head; b; b = b->next) {
+		memset(&b->cmd, 0, sizeof(b->cmd));
+		b->cmd.sends = (uintptr_t)(b->s + b->done);
+		b->cmd.count = b->n - b->done;
+		sqe = tm_ring_sqe(rt, 1);
+		tm_ring_cmd(sqe, rt->fd, TERMITE_IOC_SEND_BATCH, &b->cmd,
+			    sizeof(b->cmd), (uintptr_t)b | TM_UD_BATCH);
+		if (b->next)
+			sqe->flags |= IOSQE_IO_LINK;
+		r->inflight++;
+	}
+	for (b = r->head; b; b = b->next)
+		for (i = b->done; i < b->n; i++)
+			tm_ring_speculate(rt, b->s[i].to);
+}
+
+/* The completion of a batch: @sent entries reached the kernel. */
+static int tm_batch_done(struct tm_rt *rt, struct tm_batch *b, int res,
+			 uint32_t sent)
+{
+	struct tm_ring *r = rt->ring;
+	int woke = 0;
+	uint32_t i;
+
+	for (i = b->done; i < b->done + sent; i++) {
+		struct tm_proc *q = tm_tab_find(rt, b->s[i].to);
+
+		if (q && q->waiting) {
+			tm_wake(q);
+			woke++;
+		}
+	}
+	b->done += sent;
+	r->inflight--;
+	if (res == -EAGAIN || res == -ENOBUFS)
+		r->full = true;		/* retried next round */
+	else if (res < 0 && res != -ECANCELED && b->done < b->n)
+		b->done++;	/* a gone receiver, or we died: skip it */
+	return woke;
+}
+
+/* Free the batches at the head that are sent. */
+static void tm_ring_batches_settled(struct tm_ring *r)
+{
+	while (r->head && r->head->done == r->head->n) {
+		struct tm_batch *b = r->head;
+
+		r->head = b->next;
+		tm_batch_free(r, b);
+	}
+	if (!r->head)
+		r->tail = &r->head;
+}
+
+/* Keep the port and the eventfd watched by the ring. */
+static void tm_ring_arm(struct tm_rt *rt)
+{
+	struct tm_ring *r = rt->ring;
+	struct io_uring_sqe *sqe;
+
+	/* Receives parked in the kernel need no READY: only the others. */
+	if (!r->watching && r->nwatchers) {
+		/* A linked pair: both must go in one submission. */
+		sqe = tm_ring_sqe(rt, 2);
+		io_uring_prep_poll_add(sqe, rt->fd, POLLIN);
+		sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+		sqe->user_data = TM_UD_POLL;
+		memset(&r->rd, 0, sizeof(r->rd));
+		r->rd.ids = (uintptr_t)r->ready;
+		r->rd.count = TM_READY_MAX;
+		tm_ring_cmd(tm_ring_sqe(rt, 1), rt->fd,
+			    TERMITE_IOC_READY, &r->rd, sizeof(r->rd),
+			    TM_UD_READY);
+		r->watching = true;
+	}
+	if (!r->efd_armed) {
+		sqe = tm_ring_sqe(rt, 1);
+		io_uring_prep_poll_add(sqe, rt->efd, POLLIN);
+		sqe->user_data = TM_UD_EFD;
+		r->efd_armed = true;
+	}
+}
+
+/* A receive buffer for one RECV in the ring. */
+static uint8_t *tm_ring_buf(struct tm_ring *r)
+{
+	uint8_t *b;
+
+	if (r->nbufs)
+		return r->bufs[--r->nbufs];
+	b = malloc(TM_RXBUF_MIN);
+	if (!b)
+		abort();
+	return b;
+}
+
+/* Give back the buffer of the message @p was handed (after decoding). */
+static void tm_rx_done(struct tm_proc *p)
+{
+	struct tm_ring *r = p->rt->ring;
+	uint8_t *b = p->rx_buf;
+
+	p->rx_buf = NULL;
+	if (!r || !b)
+		return;
+	if (p->rx_cap != TM_RXBUF_MIN) {
+		free(b);
+		return;
+	}
+	if (r->nbufs == r->bufs_cap) {
+		size_t n = r->bufs_cap ? r->bufs_cap * 2 : 16;
+		uint8_t **nb = realloc(r->bufs, n * sizeof(*nb));
+
+		if (!nb) {
+			free(b);
+			return;
+		}
+		r->bufs = nb;
+		r->bufs_cap = n;
+	}
+	r->bufs[r->nbufs++] = b;
+}
+
+static void tm_ring_queue_recv(struct tm_ring *r, struct tm_proc *p,
+			       const struct termite_recv *rq)
+{
+	struct tm_rxq *q;
+
+	if (r->nrx == r->rx_cap) {
+		size_t n = r->rx_cap ? r->rx_cap * 2 : 64;
+		struct tm_rxq *nq = realloc(r->rx, n * sizeof(*nq));
+
+		if (!nq)
+			abort();
+		r->rx = nq;
+		r->rx_cap = n;
+	}
+	q = &r->rx[r->nrx++];
+	q->p = p;
+	q->rq = *rq;
+}
+
+/*
+ * A process of this scheduler parked in a plain or tagged receive, to
+ * which the round sends a message: submit its receive right behind the
+ * sends, so it wakes with the message instead of asking in the next round.
+ */
+static void tm_ring_speculate(struct tm_rt *rt, uint64_t to)
+{
+	struct tm_proc *p = tm_tab_find(rt, to);
+	struct termite_recv rq;
+
+	if (!p || !p->waiting || p->rx_wait ||
+	    (p->rx_flags & ~TERMITE_MATCH_TAG))
+		return;
+	p->waiting = false;
+	p->rx_wait = true;
+	p->rx_spec = true;
+	p->rx_buf = tm_ring_buf(rt->ring);
+	p->rx_cap = TM_RXBUF_MIN;
+	memset(&rq, 0, sizeof(rq));
+	rq.actor = p->id;
+	rq.flags = p->rx_flags;
+	rq.tag = p->rx_tag;
+	rq.buf = (uintptr_t)p->rx_buf;
+	rq.buf_len = p->rx_cap;
+	tm_ring_queue_recv(rt->ring, p, &rq);
+}
+
+/* The receives queued this round, behind the round's sends. */
+static void tm_ring_push_recvs(struct tm_rt *rt)
+{
+	struct tm_ring *r = rt->ring;
+	size_t i;
+
+	for (i = 0; i < r->nrx; i++) {
+		struct tm_rxq *q = &r->rx[i];
+
+		tm_ring_cmd(tm_ring_sqe(rt, 1), rt->fd, TERMITE_IOC_RECV,
+			    &q->rq, sizeof(q->rq), (uintptr_t)q->p | TM_UD_RECV);
+	}
+	r->nrx = 0;
+}
+
+/* Act on every completion there is; returns how many processes woke. */
+static int tm_ring_reap(struct tm_rt *rt)
+{
+	struct tm_ring *r = rt->ring;
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+	int woke = 0;
+
+	io_uring_for_each_cqe(&r->ring, head, cqe) {
+		uint64_t ud = cqe->user_data;
+		void *ptr = (void *)(uintptr_t)(ud & ~(uint64_t)TM_UD_MASK);
+
+		seen++;
+		switch (ud & TM_UD_MASK) {
+		case TM_UD_RECV: {
+			struct tm_proc *p = ptr;
+
+			if (p->rx_kpark) {
+				p->rx_kpark = false;
+				r->nparked--;
+			}
+			p->rx_res = cqe->res;
+			p->rx_wait = false;
+			tm_fiber_resume(p->fiber);
+			woke++;
+			break;
+		}
+		case TM_UD_BATCH:
+			woke += tm_batch_done(rt, ptr, cqe->res,
+					      (uint32_t)cqe->big_cqe[0]);
+			break;
+		case TM_UD_READY:
+			r->watching = false;
+			if (cqe->res >= 0)
+				woke += tm_wake_ids(rt, r->ready,
+						    (unsigned int)cqe->big_cqe[0]);
+			break;
+		case TM_UD_EFD:
+			r->efd_armed = false;
+			break;
+		default:		/* TM_UD_POLL failed: READY says */
+			break;
+		}
+	}
+	io_uring_cq_advance(&r->ring, seen);
+	tm_ring_batches_settled(r);
+	r->woken += woke;
+	return woke;
+}
+
+/* Submit the round: sends first, then receives, then the watches. */
+static void tm_ring_submit(struct tm_rt *rt)
+{
+	tm_ring_push_batches(rt);
+	tm_ring_push_recvs(rt);
+	tm_ring_arm(rt);
+	/* Run the ring's task work too: parked receives complete there. */
+	io_uring_submit_and_get_events(&rt->ring->ring);
+}
+
+/*
+ * One round: submit what the processes queued, act on completions, and if
+ * nothing can run and @block, wait once for anything.
+ */
+static int tm_ring_events(struct tm_rt *rt, bool block)
+{
+	struct tm_ring *r = rt->ring;
+	struct __kernel_timespec ts, *tsp;
+	struct io_uring_cqe *cqe;
+	int64_t wait;
+	int woke;
+
+	for (;;) {
+		woke = tm_local_events(rt);
+		r->full = false;
+		tm_ring_submit(rt);
+		tm_ring_reap(rt);
+		woke += r->woken;
+		r->woken = 0;
+		if (woke || !block)
+			return woke;
+		if (!atomic_load(&tm_node.live))
+			return 0;
+		if (r->head && !r->full)
+			continue;	/* resume a batch a dead receiver cut */
+		wait = -1;
+		if (rt->ntimers)
+			wait = rt->timers[0].when - tm_now();
+		if (r->full && (wait < 0 || wait > 1000000))
+			wait = 1000000;	/* a full mailbox drains: retry */
+		tsp = NULL;
+		if (wait >= 0) {
+			ts.tv_sec = wait / 1000000000;
+			ts.tv_nsec = wait % 1000000000;
+			tsp = &ts;
+		}
+		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, tsp, NULL);
+	}
+}
+
+/*
+ * Before a kernel operation other than send and receive: get the sends
+ * @p's scheduler queued into the kernel, waiting while a mailbox is full.
+ */
+static void tm_flush(struct tm_proc *p)
+{
+	struct tm_rt *rt = p->rt;
+	struct tm_ring *r = rt->ring;
+
+	if (!r)
+		return;
+	for (;;) {
+		r->full = false;
+		tm_ring_push_batches(rt);
+		io_uring_submit(&r->ring);
+		tm_ring_reap(rt);
+		if (!r->head)
+			return;
+		if (r->full)
+			tm_sleep_ns(p, 1000000);
+	}
+}
+
+/* One RECV through the ring, in the next round: its length or -errno. */
+static int tm_ring_recv(struct tm_proc *p, struct termite_recv *rq)
+{
+	tm_ring_queue_recv(p->rt->ring, p, rq);
+	p->rx_wait = true;
+	while (p->rx_wait)
+		tm_fiber_suspend();
+	return p->rx_res;
+}
+
+static int tm_ring_open(struct tm_rt *rt)
+{
+	struct io_uring_params prm;
+	struct tm_ring *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	memset(&prm, 0, sizeof(prm));
+	prm.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32 |
+		    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	/* Room for every completion a full submission ring can cause. */
+	err = io_uring_queue_init_params(TM_RING_ENTRIES, &r->ring, &prm);
+	if (err) {
+		/* Kernels before 6.1 lack the last two: do without. */
+		memset(&prm, 0, sizeof(prm));
+		prm.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+		err = io_uring_queue_init_params(TM_RING_ENTRIES, &r->ring,
+						 &prm);
+	}
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->tail = &r->head;
+	rt->ring = r;
+	return 0;
+}
+
+static void tm_ring_close(struct tm_rt *rt)
+{
+	struct tm_ring *r = rt->ring;
+	struct tm_batch *b;
+
+	if (!r)
+		return;
+	io_uring_queue_exit(&r->ring);
+	while (r->nbufs)
+		free(r->bufs[--r->nbufs]);
+	free(r->bufs);
+	free(r->rx);
+	while ((b = r->spare)) {
+		r->spare = b->next;
+		free(b->data);
+		free(b);
+	}
+	free(r);
+	rt->ring = NULL;
+}
+
+/* ---- the ioctl interface, and the scheduler's idle hook ------------- */
+
 /*
  * Everything that can make a fiber runnable: due timers, processes handed
  * over by other threads, actors the kernel reports ready.  Sleeps in
@@ -382,54 +1003,20 @@ static int tm_events(struct tm_rt *rt, bool block)
 	uint64_t ids[TM_READY_MAX];
 	struct termite_ready rd;
 	struct pollfd pfd[2];
-	struct tm_proc *in;
-	int64_t now, timeout;
-	int woke, i;
+	int64_t timeout;
+	int woke;
 
+	if (rt->ring)
+		return tm_ring_events(rt, block);
 	for (;;) {
-		woke = 0;
-		now = tm_now();
-		while (rt->ntimers && rt->timers[0].when <= now) {
-			struct tm_timer t = rt->timers[0];
-			struct tm_proc *p = tm_tab_find(rt, t.id);
-
-			tm_timer_pop(rt);
-			if (p && p->waiting && p->timer_gen == t.gen) {
-				tm_wake(p);
-				woke++;
-			}
-		}
-		if (__atomic_load_n(&rt->inbox, __ATOMIC_ACQUIRE)) {
-			uint64_t v;
-
-			pthread_mutex_lock(&rt->inbox_lock);
-			in = rt->inbox;
-			rt->inbox = NULL;
-			pthread_mutex_unlock(&rt->inbox_lock);
-			if (read(rt->efd, &v, sizeof(v)) < 0)
-				v = 0;
-			while (in) {
-				struct tm_proc *p = in;
-
-				in = in->next;
-				tm_start_local(rt, p);
-				woke++;
-			}
-		}
+		woke = tm_local_events(rt);
 		do {
 			memset(&rd, 0, sizeof(rd));
 			rd.ids = (uintptr_t)ids;
 			rd.count = TM_READY_MAX;
 			if (ioctl(rt->fd, TERMITE_IOC_READY, &rd))
 				rd.count = 0;
-			for (i = 0; i < (int)rd.count; i++) {
-				struct tm_proc *p = tm_tab_find(rt, ids[i]);
-
-				if (p && p->waiting) {
-					tm_wake(p);
-					woke++;
-				}
-			}
+			woke += tm_wake_ids(rt, ids, rd.count);
 		} while (rd.count == TM_READY_MAX);
 		if (woke || !block)
 			return woke;
@@ -474,13 +1061,17 @@ void tm_yield(void)
 	tm_fiber_yield();
 }
 
-void tm_sleep(int64_t ns)
+static void tm_sleep_ns(struct tm_proc *p, int64_t ns)
 {
-	struct tm_proc *p = tm_must();
 	int64_t deadline = tm_now() + ns;
 
 	while (tm_now() < deadline)
 		tm_park(p, deadline);
+}
+
+void tm_sleep(int64_t ns)
+{
+	tm_sleep_ns(tm_must(), ns);
 }
 
 /* ---- exit reasons ---------------------------------------------------- */
@@ -559,6 +1150,18 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 	struct termite_send s;
 	int tries = 0;
 
+	if (p->rt->ring) {
+		if (len > tm_node.max_msg)
+			tm_fail("send", EMSGSIZE);
+		memset(&s, 0, sizeof(s));
+		s.from = p->id;
+		s.to = to;
+		s.tag = tag;
+		s.len = len;
+		s.kind = kind;
+		tm_ring_queue_send(p->rt, &s, buf);
+		return;
+	}
 	for (;;) {
 		memset(&s, 0, sizeof(s));
 		s.from = p->id;
@@ -637,55 +1240,114 @@ void tm_send_tagged(struct tm_term pid, struct tm_term tag, struct tm_term msg)
  * One receive as described by @r (flags, cursor, matches), waiting until
  * @deadline (<0: forever, 0: not at all).  Exit signals are raised here; a
  * death notice ends the process.  Returns the payload length with the
- * message in p->rt->buf, or -ETIMEDOUT, or -ENOMSG (RECV_SEQ).
+ * message in p->rx_buf (give it back with tm_rx_done() once decoded), or
+ * -ETIMEDOUT, or -ENOMSG (RECV_SEQ).
  */
 static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 {
+	struct tm_rt *rt = p->rt;
 	struct termite_msghdr *h;
 	int n;
 
 	for (;;) {
+		if (rt->ring) {
+			if (!p->rx_buf) {
+				p->rx_buf = tm_ring_buf(rt->ring);
+				p->rx_cap = TM_RXBUF_MIN;
+			}
+		} else {
+			p->rx_buf = rt->buf;
+			p->rx_cap = rt->cap;
+		}
 		r->actor = p->id;
-		r->buf = (uintptr_t)p->rt->buf;
-		r->buf_len = p->rt->cap;
+		r->buf = (uintptr_t)p->rx_buf;
+		r->buf_len = p->rx_cap;
 		r->timeout_ns = 0;
-		n = ioctl(p->rt->fd, TERMITE_IOC_RECV, r);
-		h = (struct termite_msghdr *)p->rt->buf;
+		if (p->rx_spec) {
+			/* The scheduler asked for us (tm_ring_speculate). */
+			while (p->rx_wait)
+				tm_fiber_suspend();
+			p->rx_spec = false;
+			n = p->rx_res;
+		} else if (rt->ring) {
+			/* Wait in the kernel while the scheduler has room. */
+			if (deadline && rt->ring->nparked < TM_PARK_MAX) {
+				int64_t left = deadline - tm_now();
+
+				r->timeout_ns = deadline < 0 ? -1 :
+						left > 0 ? left : 1;
+				p->rx_kpark = true;
+				rt->ring->nparked++;
+			}
+			n = tm_ring_recv(p, r);
+		} else {
+			n = ioctl(rt->fd, TERMITE_IOC_RECV, r);
+			if (n < 0)
+				n = -errno;
+		}
+		h = (struct termite_msghdr *)p->rx_buf;
 		if (n >= 0) {
-			const uint8_t *data = p->rt->buf + sizeof(*h);
+			const uint8_t *data = p->rx_buf + sizeof(*h);
 
 			if (h->flags & TERMITE_MSG_DEAD) {
 				p->dead = true;
 				tm_die(p, tm_reason_term(h->code, data, h->len));
 			}
 			if (h->flags & TERMITE_MSG_SIGNAL) {
-				tm_raise(tm_reason_term(h->code, data, h->len));
+				struct tm_term e;
+
+				e = tm_reason_term(h->code, data, h->len);
+				tm_rx_done(p);
+				tm_raise(e);
 				continue;	/* a handler resumed: go on */
 			}
 			return n;
 		}
-		switch (errno) {
+		switch (-n) {
 		case EMSGSIZE: {
 			size_t need = sizeof(*h) + h->len;
-			uint8_t *nb = realloc(p->rt->buf, need);
+			uint8_t *nb;
 
+			if (rt->ring) {
+				tm_rx_done(p);
+				nb = malloc(need);
+			} else {
+				nb = realloc(rt->buf, need);
+			}
 			if (!nb)
 				tm_fail("receive", ENOMEM);
-			p->rt->buf = nb;
-			p->rt->cap = need;
+			if (rt->ring) {
+				p->rx_buf = nb;
+				p->rx_cap = need;
+			} else {
+				rt->buf = nb;
+				rt->cap = need;
+			}
 			break;
 		}
 		case EAGAIN:
+			tm_rx_done(p);
 			if (!deadline || (deadline > 0 && tm_now() >= deadline))
 				return -ETIMEDOUT;
+			p->rx_flags = r->flags;
+			p->rx_tag = r->tag;
+			if (rt->ring)
+				rt->ring->nwatchers++;
 			tm_park(p, deadline);
+			if (rt->ring)
+				rt->ring->nwatchers--;
+			p->rx_flags = ~0u;	/* not parked in a receive */
 			break;
+		case ETIMEDOUT:		/* it waited in the kernel */
+			tm_rx_done(p);
+			return -ETIMEDOUT;
 		case ENOMSG:
+			tm_rx_done(p);
 			return -ENOMSG;
 		case EINTR:
 			break;
 		default:
-			tm_fail("receive", errno);
+			tm_fail("receive", -n);
 		}
 	}
 }
@@ -710,11 +1372,15 @@ struct tm_term tm_recv_for(int64_t timeout, const struct tm_term *dflt)
 {
 	struct tm_proc *p = tm_must();
 	struct termite_recv r;
+	struct tm_term t;
 
 	memset(&r, 0, sizeof(r));
 	if (tm_rx(p, &r, tm_deadline(timeout)) < 0)
 		return tm_timed_out(dflt);
-	return tm_msg_term((void *)p->rt->buf, p->rt->buf + sizeof(struct termite_msghdr));
+	t = tm_msg_term((void *)p->rx_buf,
+			p->rx_buf + sizeof(struct termite_msghdr));
+	tm_rx_done(p);
+	return t;
 }
 
 struct tm_term tm_recv(void)
@@ -742,14 +1408,16 @@ static int tm_walk(struct tm_proc *p, const struct termite_recv *filter,
 		r.cursor = cursor;
 		if (tm_rx(p, &r, deadline) < 0)
 			return -ETIMEDOUT;
-		h = (void *)p->rt->buf;	/* it may have grown */
+		h = (void *)p->rx_buf;	/* it may have grown */
 		seq = h->seq;
-		t = tm_msg_term(h, p->rt->buf + sizeof(*h));
+		t = tm_msg_term(h, p->rx_buf + sizeof(*h));
+		tm_rx_done(p);
 		if (try(&t, ctx)) {
 			memset(&r, 0, sizeof(r));
 			r.flags = TERMITE_RECV_SEQ;
 			r.cursor = seq;
 			if (tm_rx(p, &r, 0) >= 0) {
+				tm_rx_done(p);
 				*out = t;
 				return 0;
 			}
@@ -877,6 +1545,7 @@ struct tm_term tm_make_tag(void)
 
 	memset(&t, 0, sizeof(t));
 	t.actor = p->id;
+	tm_flush(p);
 	if (ioctl(p->rt->fd, TERMITE_IOC_MAKE_TAG, &t))
 		tm_fail("make-tag", errno);
 	return tm_ref_term(t.tag, TM_REF_TAG);
@@ -897,8 +1566,9 @@ struct tm_term tm_call(struct tm_term pid, struct tm_term msg,
 	r.tag = tm_ref_id(&tag, TM_REF_TAG);
 	if (tm_rx(p, &r, tm_deadline(timeout)) < 0)
 		return tm_timed_out(dflt);
-	t = tm_msg_term((void *)p->rt->buf,
-			p->rt->buf + sizeof(struct termite_msghdr));
+	t = tm_msg_term((void *)p->rx_buf,
+			p->rx_buf + sizeof(struct termite_msghdr));
+	tm_rx_done(p);
 	if (tm_is(&t, TM_SEQUENCE) && tm_count(&t) == 2)
 		return *tm_item(&t, 1);
 	return t;
@@ -920,6 +1590,7 @@ static void tm_link_op(struct tm_term pid, unsigned long cmd, uint32_t flags)
 	l.actor = p->id;
 	l.peer = tm_need_pid(&pid);
 	l.flags = flags;
+	tm_flush(p);
 	if (ioctl(p->rt->fd, cmd, &l))
 		tm_fail(cmd == TERMITE_IOC_LINK ? "link" : "unlink", errno);
 }
@@ -952,6 +1623,7 @@ struct tm_term tm_monitor(struct tm_term pid)
 	memset(&m, 0, sizeof(m));
 	m.actor = p->id;
 	m.peer = tm_need_pid(&pid);
+	tm_flush(p);
 	if (ioctl(p->rt->fd, TERMITE_IOC_MONITOR, &m))
 		tm_fail("monitor", errno);
 	return tm_ref_term(m.ref, TM_REF_TAG);
@@ -966,6 +1638,7 @@ void tm_demonitor(struct tm_term ref)
 	m.actor = p->id;
 	m.ref = tm_ref_id(&ref, TM_REF_TAG);
 	m.flags = TERMITE_DEMONITOR_FLUSH;
+	tm_flush(p);
 	if (ioctl(p->rt->fd, TERMITE_IOC_DEMONITOR, &m))
 		tm_fail("demonitor", errno);
 }
@@ -980,6 +1653,7 @@ bool tm_trap_exit(bool on)
 	so.actor = p->id;
 	so.opt = TERMITE_OPT_MODE;
 	so.value = on ? TERMITE_MODE_TRAP : TERMITE_MODE_DELIVER;
+	tm_flush(p);
 	if (ioctl(p->rt->fd, TERMITE_IOC_SETOPT, &so))
 		tm_fail("trap-exit", errno);
 	p->trap = on;
@@ -1008,6 +1682,7 @@ static void tm_signal_op(struct tm_proc *p, uint64_t to, uint32_t code,
 	ex.code = code;
 	ex.buf = (uintptr_t)buf;
 	ex.len = len;
+	tm_flush(p);
 	if (ioctl(p->rt->fd, TERMITE_IOC_SIGNAL, &ex) && errno != ESRCH)
 		tm_fail("exit signal", errno);
 }
@@ -1097,6 +1772,8 @@ static int tm_name_op(int fd, unsigned long cmd, const char *name,
 	memset(&n, 0, sizeof(n));
 	memcpy(n.name, name, len);
 	n.actor = *actor;
+	if (tm_cur())
+		tm_flush(tm_cur());
 	if (ioctl(fd, cmd, &n))
 		return -errno;
 	*actor = n.actor;
@@ -1170,9 +1847,11 @@ static void tm_proc_main(void *arg)
 		p->reason = tm_symbol("normal");
 	}
 	p->frames = NULL;
+	tm_rx_done(p);
 	if (!p->dead) {
 		struct termite_exit ex;
 
+		tm_flush(p);
 		buf = tm_reason_out(&p->reason, &code, &len);
 		memset(&ex, 0, sizeof(ex));
 		ex.actor = p->id;
@@ -1211,6 +1890,7 @@ static struct tm_proc *tm_proc_new(struct tm_rt *rt, tm_proc_fn fn, void *arg)
 		goto out_actor;
 	p->id = sp.id;
 	p->rt = rt;
+	p->rx_flags = ~0u;
 	p->fn = fn;
 	p->arg = arg;
 	tm_arena_init(&p->heap, 0);
@@ -1309,6 +1989,7 @@ static int tm_rt_open(struct tm_rt *rt, unsigned int idx)
 
 static void tm_rt_close(struct tm_rt *rt)
 {
+	tm_ring_close(rt);
 	tm_arena_fini(&rt->scratch);
 	free(rt->buf);
 	free(rt->tab);
@@ -1327,6 +2008,9 @@ static void *tm_rt_main(void *arg)
 	tm_cur_rt = rt;
 	if (tm_sched_init(&rt->fs))
 		abort();
+	/* A ring has one issuer: the thread that sets it up. */
+	if (tm_node.uring && tm_ring_open(rt))
+		rt->ring = NULL;	/* the ioctls serve as well */
 	rt->fs.idle = tm_idle;
 	rt->fs.data = rt;
 	for (;;) {
@@ -1335,13 +2019,26 @@ static void *tm_rt_main(void *arg)
 		if (!atomic_load(&tm_node.live))
 			break;
 		/* Nothing of ours runs: wait for a process handed over. */
+		if (rt->ring) {
+			tm_ring_events(rt, true);
+			continue;
+		}
 		pfd.fd = rt->efd;
 		pfd.events = POLLIN;
 		poll(&pfd, 1, 100);
 	}
+	tm_ring_close(rt);
 	tm_sched_destroy(&rt->fs);
 	tm_cur_rt = NULL;
 	return NULL;
+}
+
+/* io_uring unless TERMITE_URING=0 in the environment. */
+static bool tm_want_uring(void)
+{
+	const char *e = getenv("TERMITE_URING");
+
+	return !e || strcmp(e, "0");
 }
 
 int tm_run_n(unsigned int n, tm_proc_fn fn, void *arg)
@@ -1368,6 +2065,8 @@ int tm_run_n(unsigned int n, tm_proc_fn fn, void *arg)
 		goto out_close;
 	}
 	tm_node.universe = v.universe;
+	tm_node.max_msg = v.max_msg_size;
+	tm_node.uring = (v.features & TERMITE_FEAT_URING) && tm_want_uring();
 	atomic_store(&tm_node.live, 0);
 
 	first = tm_proc_new(&tm_node.rts[0], fn, arg);
