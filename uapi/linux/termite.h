@@ -13,6 +13,13 @@
  * a 128-byte io_uring SQE.  Reserved fields and flag bits must be zero
  * (-EINVAL otherwise).  Pointers travel as __u64.
  *
+ * io_uring (%TERMITE_FEAT_URING): IORING_OP_URING_CMD with cmd_op the
+ * TERMITE_IOC_* number and the struct in the SQE's command area (rings with
+ * IORING_SETUP_SQE128).  The CQE's res is the ioctl's result; what an
+ * _IOWR/_IOR ioctl writes back, and SEND_BATCH's count, come in big_cqe[0]
+ * (IORING_SETUP_CQE32).  A receive that finds nothing waits in the kernel
+ * and completes later.
+ *
  * An operation naming one of the port's own actors fails with -ENOENT if
  * the port owns no such actor, and with -EOWNERDEAD if that actor has been
  * killed and its death notice (%TERMITE_MSG_DEAD) not yet received: only
@@ -429,7 +436,9 @@ struct termite_ready {
  * (so messages from one sender to one receiver keep their order).  The
  * call stops at the first entry that fails, or when a signal is pending.
  * Returns the number of messages queued if at least one was, else the
- * error of the first entry (as sendmmsg() does).
+ * error of the first entry (as sendmmsg() does).  Through io_uring, res is
+ * the number queued only if all were, else the error of the entry that
+ * stopped it, and big_cqe[0] the number queued.
  */
 struct termite_batch {
 	__u64 sends;
