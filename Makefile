@@ -63,10 +63,11 @@ BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -I$(TOP)/libtermite-user \
 BENCH_PROGS := $(addprefix $(BUILD)/bench/,ipc_bench binder_bench lib_ipc_bench \
 	paper_bench) $(BUILD)/bench/erl/paper_bench.beam
 
+# ipc_bench has its termite-uring mechanism only where liburing is installed.
 $(BUILD)/bench/ipc_bench $(BUILD)/bench/binder_bench: $(BUILD)/bench/%: \
 		$(TOP)/bench/%.c $(TOP)/bench/bench_proto.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) $< -o $@
+	$(CC) $(BENCH_CFLAGS) $< -o $@ $(USER_LDLIBS)
 $(BUILD)/bench/%: $(TOP)/bench/%.c $(TOP)/bench/bench_proto.h $(TMU_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $< $(TMU_LIB) -o $@ $(USER_LDLIBS)

@@ -16,7 +16,9 @@
  *                                  a receive: user RSS and kernel Slab
  *                                  deltas, bytes per process
  *
- * Output: CSV lines TABLE,termite,PARAM,REP,VALUE,N (see scripts/bench.sh).
+ * Output: CSV lines TABLE,termite,PARAM,REP,VALUE,N (see scripts/bench.sh);
+ * termite-ioctl instead of termite with TERMITE_URING=0 (schedulers use one
+ * ioctl per operation instead of io_uring rounds).
  * Long-running processes free their heap with tm_collect() when it passes
  * 256 KiB, as a generational collector would.
  */
@@ -30,6 +32,8 @@
 #define HEAP_MAX	(256 << 10)
 
 static const char *test;
+/* "termite", or "termite-ioctl" when TERMITE_URING=0 turns io_uring off. */
+static const char *sys = "termite";
 static long n, k, len, reps;
 
 static double now_s(void)
@@ -276,16 +280,16 @@ static void run(void *arg)
 		bench_mem();
 	for (r = 1; r <= reps; r++) {
 		if (!strcmp(test, "spawn"))
-			printf("spawn,termite,%ld,%ld,%.3f,%ld\n", n, r,
+			printf("spawn,%s,%ld,%ld,%.3f,%ld\n", sys, n, r,
 			       bench_spawn(), n);
 		else if (!strcmp(test, "send"))
-			printf("send,termite,%ld,%ld,%.3f,%ld\n", n, r,
+			printf("send,%s,%ld,%ld,%.3f,%ld\n", sys, n, r,
 			       bench_send(), n);
 		else if (!strcmp(test, "ring"))
-			printf("ring_k%ld,termite,%ld,%ld,%.3f,%ld\n", k, n, r,
+			printf("ring_k%ld,%s,%ld,%ld,%.3f,%ld\n", k, sys, n, r,
 			       bench_ring(), n);
 		else
-			printf("pingpong,termite,%ld,%ld,%.3f,%ld\n", len, r,
+			printf("pingpong,%s,%ld,%ld,%.3f,%ld\n", sys, len, r,
 			       bench_pingpong(), n);
 		tm_collect(NULL, 0);
 	}
@@ -296,6 +300,8 @@ int main(int argc, char **argv)
 	int err;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("TERMITE_URING") && !strcmp(getenv("TERMITE_URING"), "0"))
+		sys = "termite-ioctl";
 	if (argc < 2)
 		goto usage;
 	test = argv[1];

@@ -16,10 +16,11 @@ import subprocess
 import sys
 from collections import defaultdict
 
-IPC_SYSTEMS = ["termite", "termite-lib", "pipe", "seqpacket", "mqueue",
-               "binder"]
+IPC_SYSTEMS = ["termite", "termite-uring", "termite-lib", "pipe",
+               "seqpacket", "mqueue", "binder"]
 IPC_NAMES = {
     "termite": "termite (ioctl)",
+    "termite-uring": "termite (io_uring)",
     "termite-lib": "termite (library)",
     "pipe": "pipes",
     "seqpacket": "unix seqpacket",
@@ -163,7 +164,7 @@ def ipc_table(d, data, table, title, unit, better):
     for i, s in enumerate(systems):
         c = 2 + 3 * i
         plots.append(f"'{table}.dat' using 1:{c}:{c + 1}:{c + 2} with "
-                     f"yerrorlines lw 2 title '{IPC_NAMES[s]}'")
+                     f"yerrorlines lw 2 title '{IPC_NAMES[s]}' noenhanced")
     gnuplot(d, table, GP_HEAD.format(name=table, title=title,
                                      key="outside right top") +
             f"""set logscale xy
@@ -211,7 +212,7 @@ def paper_tables(d, data, meta):
              (f"ring_k{meta.get('RING_K', '1000000')}",
               f"ring, K = {int(meta.get('RING_K', '1000000')):,}",
               "us per process")]
-    rows, labels, ts, es = [], [], [], []
+    rows, labels, ts, es, ios = [], [], [], [], []
     for key, label, unit in prims:
         pt = sorted({p for (t, s, p) in data if t == key and s == "termite"})
         pe = sorted({p for (t, s, p) in data if t == key and s == "erlang"})
@@ -219,15 +220,17 @@ def paper_tables(d, data, meta):
             continue
         pt, pe = (pt or [0])[-1], (pe or [0])[-1]
         t, e = stats(data, key, "termite", pt), stats(data, key, "erlang", pe)
+        io = stats(data, key, "termite-ioctl", pt)
         pk = PAPER.get("ring_k1000000" if key.startswith("ring_k") and
                        key != "ring_k0" else key)
         nn = f"{pt:,}" if pt == pe else f"{pt:,} / {pe:,}"
-        rows.append([label, nn, unit, t.cell(), e.cell(), ratio(e, t),
-                     ratio(t, e),
+        rows.append([label, nn, unit, t.cell(), io.cell(), e.cell(),
+                     ratio(e, t), ratio(t, e),
                      f"{pk[0]:.2f} / {pk[1]:.2f}" if pk else "–"])
         labels.append(label)
         ts.append(t)
         es.append(e)
+        ios.append(io)
     if rows:
         md += "### Concurrency primitives (paper, section 7.2, figures 2 and 3)\n\n"
         md += ("Median (min–max) over the repetitions, in microseconds; "
@@ -236,23 +239,27 @@ def paper_tables(d, data, meta):
                "differ, Erlang being given more to last as long).  "
                "Chart: `paper_primitives.png`.\n\n")
         md += md_table(["test", "N", "unit", "termite (library)",
+                        "termite (library, ioctl)",
                         "Erlang/OTP", "Erlang / termite", "termite / Erlang",
                         "paper 2006 native: Termite / Erlang"], rows) + "\n"
         bars(d, "paper_primitives", "Termite paper 7.2: concurrency "
              "primitives (us, lower is better)", "microseconds", labels,
-             [("termite (library)", ts), ("Erlang/OTP", es)], logy=True)
-    rows, labels, ts, es = [], [], [], []
+             [("termite (library)", ts), ("termite (library, ioctl)", ios),
+              ("Erlang/OTP", es)], logy=True)
+    rows, labels, ts, es, ios = [], [], [], [], []
     for ln in LISTS:
         t = stats(data, "pingpong", "termite", ln)
         e = stats(data, "pingpong", "erlang", ln)
+        io = stats(data, "pingpong", "termite-ioctl", ln)
         if not (t.n or e.n):
             continue
         pk = PAPER_PINGPONG[ln]
-        rows.append([str(ln), t.cell(), e.cell(), ratio(e, t), ratio(t, e),
-                     f"{pk[0]:.2f} / {pk[1]:.2f}"])
+        rows.append([str(ln), t.cell(), io.cell(), e.cell(), ratio(e, t),
+                     ratio(t, e), f"{pk[0]:.2f} / {pk[1]:.2f}"])
         labels.append(str(ln))
         ts.append(t)
         es.append(e)
+        ios.append(io)
     if rows:
         md += "### Local ping-pong (paper, section 7.3.1, figure 4)\n\n"
         md += ("Time to send and receive one message (half a round trip) "
@@ -261,12 +268,14 @@ def paper_tables(d, data, meta):
                "Each repetition is 1,000 to 10,000 round trips for termite "
                "and four times as many for Erlang.  "
                "Chart: `paper_pingpong.png`.\n\n")
-        md += md_table(["list length", "termite (library)", "Erlang/OTP",
+        md += md_table(["list length", "termite (library)",
+                        "termite (library, ioctl)", "Erlang/OTP",
                         "Erlang / termite", "termite / Erlang",
                         "paper 2006 native: Termite / Erlang"], rows) + "\n"
         bars(d, "paper_pingpong", "Termite paper 7.3.1: local ping-pong, "
              "us per message (lower is better)", "microseconds", labels,
-             [("termite (library)", ts), ("Erlang/OTP", es)], logy=True)
+             [("termite (library)", ts), ("termite (library, ioctl)", ios),
+              ("Erlang/OTP", es)], logy=True)
     return md
 
 
@@ -351,7 +360,15 @@ def main():
     md.append(f"""Two processes (client = parent, server = forked child), one endpoint each.
 termite (ioctl): one actor per process on its own port, found by
 TERMITE_IOC_REGISTER/WHEREIS, TERMITE_IOC_SEND (blocking when full) and
-TERMITE_IOC_RECV blocking in the kernel (with a timeout).  termite
+TERMITE_IOC_RECV blocking in the kernel (with a timeout), one ioctl per
+message.  termite (io_uring): the same actors, every send and receive an
+IORING_OP_URING_CMD (the ioctl's struct in a 128-byte SQE, liburing);
+latency: each side submits its send and its next receive, which parks in
+the kernel until the message comes, in one `io_uring_submit_and_wait()`
+(one system call per message instead of two ioctls); throughput: 32
+messages per TERMITE_IOC_SEND_BATCH command, one command in flight, and
+the receiver keeps 8 receives parked, each with its own buffer, taking
+the messages in mailbox order (checked by their seq).  termite
 (library): `tm_run()` in each process, pids found by `tm_register()` /
 `tm_whereis()`, each message a Preserves byte string.  Pipes: a pair;
 unix seqpacket: a socketpair; POSIX mqueue: two queues (mq_maxmsg 10,

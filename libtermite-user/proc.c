@@ -133,6 +133,7 @@ static struct {
 	atomic_uint rr;
 	uint32_t max_msg;
 	bool uring;			/* the module serves io_uring */
+	unsigned int park_max;		/* TM_PARK_MAX, or TERMITE_PARK_MAX */
 } tm_node;
 
 static __thread struct tm_rt *tm_cur_rt;
@@ -471,6 +472,8 @@ static int tm_wake_ids(struct tm_rt *rt, const uint64_t *ids, unsigned int n)
  * needs room in the completion ring); beyond that, processes wait for READY.
  */
 #define TM_PARK_MAX	128
+/* Receives queued before the round is submitted anyway (memory bound). */
+#define TM_RXQ_MAX	256
 
 struct tm_batch {
 	struct tm_batch *next;
@@ -934,7 +937,14 @@ static void tm_flush(struct tm_proc *p)
 /* One RECV through the ring, in the next round: its length or -errno. */
 static int tm_ring_recv(struct tm_proc *p, struct termite_recv *rq)
 {
-	tm_ring_queue_recv(p->rt->ring, p, rq);
+	struct tm_rt *rt = p->rt;
+
+	if (rt->ring->nrx >= TM_RXQ_MAX) {
+		tm_ring_push_batches(rt);
+		tm_ring_push_recvs(rt);
+		tm_ring_flush_sq(rt);
+	}
+	tm_ring_queue_recv(rt->ring, p, rq);
 	p->rx_wait = true;
 	while (p->rx_wait)
 		tm_fiber_suspend();
@@ -1271,7 +1281,7 @@ static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 			n = p->rx_res;
 		} else if (rt->ring) {
 			/* Wait in the kernel while the scheduler has room. */
-			if (deadline && rt->ring->nparked < TM_PARK_MAX) {
+			if (deadline && rt->ring->nparked < tm_node.park_max) {
 				int64_t left = deadline - tm_now();
 
 				r->timeout_ns = deadline < 0 ? -1 :
@@ -2067,6 +2077,9 @@ int tm_run_n(unsigned int n, tm_proc_fn fn, void *arg)
 	tm_node.universe = v.universe;
 	tm_node.max_msg = v.max_msg_size;
 	tm_node.uring = (v.features & TERMITE_FEAT_URING) && tm_want_uring();
+	tm_node.park_max = TM_PARK_MAX;
+	if (getenv("TERMITE_PARK_MAX"))
+		tm_node.park_max = strtoul(getenv("TERMITE_PARK_MAX"), NULL, 0);
 	atomic_store(&tm_node.live, 0);
 
 	first = tm_proc_new(&tm_node.rts[0], fn, arg);

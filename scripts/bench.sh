@@ -1,7 +1,7 @@
 #!/bin/bash
-# The benchmarks of `make bench`: termite against pipes, Unix seqpacket
-# sockets, POSIX message queues and Android binder between two OS
-# processes, and the
+# The benchmarks of `make bench`: termite (ioctls, io_uring commands and
+# the library) against pipes, Unix seqpacket sockets, POSIX message queues
+# and Android binder between two OS processes, and the
 # Termite paper's concurrency benchmarks against Erlang, all in one run
 # of the test VM.
 #
@@ -98,7 +98,7 @@ erl_run() {
 vm_main() {
 	out=$1
 	csv=$out/results.csv
-	local sizes="16 64 1024 65536" mechs="termite pipe seqpacket mqueue"
+	local sizes="16 64 1024 65536" mechs="termite termite-uring pipe seqpacket mqueue"
 	local spawn_n=100000 send_n=100000 send_erl=1000000
 	local ring_n=250000 ring_k=1000000 mem_n=1000000 lat_n=2000
 	local r s m len n binder=0 notes=
@@ -118,6 +118,12 @@ vm_main() {
 
 	# Large POSIX mqueue messages (64 KiB) need a higher msgsize_max.
 	echo 65536 > /proc/sys/fs/mqueue/msgsize_max
+	# termite through io_uring: ipc_bench has it when built with liburing.
+	if ! "$B/ipc_bench" 2>&1 | grep -q 'termite-uring'; then
+		mechs=${mechs/termite-uring /}
+		say "ipc_bench was built without liburing: termite-uring left out"
+		notes="$notes${notes:+ }- termite (io_uring): not measured (ipc_bench built without liburing)."
+	fi
 	# Android binder: the Debian kernel has it as a module.
 	if modprobe binder_linux devices=binder && [ -c /dev/binder ]; then
 		binder=1
@@ -164,21 +170,28 @@ vm_main() {
 	done
 
 	# 2. The Termite paper's benchmarks (each program repeats internally).
+	# The library twice: io_uring rounds (the default) and one ioctl
+	# per operation (TERMITE_URING=0, reported as termite-ioctl).
 	say "paper: spawn, send"
 	run 300 "$B/paper_bench" spawn "$spawn_n" "$reps"
+	run 300 env TERMITE_URING=0 "$B/paper_bench" spawn "$spawn_n" "$reps"
 	erl_run 300 spawn "$spawn_n" "$reps"
 	run 300 "$B/paper_bench" send "$send_n" "$reps"
+	run 300 env TERMITE_URING=0 "$B/paper_bench" send "$send_n" "$reps"
 	erl_run 300 send "$send_erl" "$reps"
 	say "paper: ring of $ring_n, K = 0"
 	run 400 "$B/paper_bench" ring "$ring_n" 0 "$reps"
+	run 400 env TERMITE_URING=0 "$B/paper_bench" ring "$ring_n" 0 "$reps"
 	erl_run 400 ring "$ring_n" 0 "$reps"
 	say "paper: ring of $ring_n, K = $ring_k"
 	run 400 "$B/paper_bench" ring "$ring_n" "$ring_k" "$reps"
+	run 400 env TERMITE_URING=0 "$B/paper_bench" ring "$ring_n" "$ring_k" "$reps"
 	erl_run 400 ring "$ring_n" "$ring_k" "$reps"
 	say "paper: ping-pong"
 	for s in $pingpong; do
 		IFS=: read -r len n m <<< "$s"
 		run 300 "$B/paper_bench" pingpong "$len" "$n" "$reps"
+		run 300 env TERMITE_URING=0 "$B/paper_bench" pingpong "$len" "$n" "$reps"
 		erl_run 300 pingpong "$len" "$m" "$reps"
 	done
 
