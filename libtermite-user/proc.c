@@ -474,6 +474,8 @@ static int tm_wake_ids(struct tm_rt *rt, const uint64_t *ids, unsigned int n)
 #define TM_PARK_MAX	128
 /* Receives queued before the round is submitted anyway (memory bound). */
 #define TM_RXQ_MAX	256
+/* Closed batches a sender may leave behind before it submits them itself. */
+#define TM_BATCHES_MAX	4
 
 struct tm_batch {
 	struct tm_batch *next;
@@ -495,6 +497,7 @@ struct tm_ring {
 	struct tm_batch *cur;		/* being filled */
 	struct tm_batch *spare;
 	unsigned int inflight;		/* batch commands in the kernel */
+	unsigned int nbatches;		/* closed, not yet sent: head's length */
 	unsigned int woken;		/* processes reaping woke, not counted */
 	unsigned int nparked;		/* RECVs waiting in the kernel */
 	unsigned int nwatchers;		/* processes waiting for READY */
@@ -560,6 +563,7 @@ static void tm_ring_close_batch(struct tm_ring *r)
 	b->next = NULL;
 	*r->tail = b;
 	r->tail = &b->next;
+	r->nbatches++;
 }
 
 static void tm_ring_queue_send(struct tm_rt *rt, const struct termite_send *s,
@@ -675,6 +679,7 @@ static void tm_ring_batches_settled(struct tm_ring *r)
 		struct tm_batch *b = r->head;
 
 		r->head = b->next;
+		r->nbatches--;
 		tm_batch_free(r, b);
 	}
 	if (!r->head)
@@ -897,8 +902,12 @@ static int tm_ring_events(struct tm_rt *rt, bool block)
 		if (r->head && !r->full)
 			continue;	/* resume a batch a dead receiver cut */
 		wait = -1;
-		if (rt->ntimers)
+		if (rt->ntimers) {
+			/* Due since tm_local_events() looked: do not block. */
 			wait = rt->timers[0].when - tm_now();
+			if (wait < 0)
+				wait = 0;
+		}
 		if (r->full && (wait < 0 || wait > 1000000))
 			wait = 1000000;	/* a full mailbox drains: retry */
 		tsp = NULL;
@@ -1170,6 +1179,9 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 		s.len = len;
 		s.kind = kind;
 		tm_ring_queue_send(p->rt, &s, buf);
+		/* A sender that never waits: bound what it leaves queued. */
+		if (p->rt->ring->nbatches >= TM_BATCHES_MAX)
+			tm_flush(p);
 		return;
 	}
 	for (;;) {

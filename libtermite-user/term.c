@@ -329,22 +329,33 @@ struct tm_term tm_record(struct tm_arena *a, struct tm_term label,
 	return compound(TM_RECORD, items, n + 1);
 }
 
+/* Check @n items and copy them into @a: 0, or a TM_E* error. */
+static int copy_items(struct tm_arena *a, const struct tm_term *items,
+		      size_t n, struct tm_term **out)
+{
+	int err;
+
+	if (n && !items)
+		return TM_EINVAL;
+	err = first_error(items, n);
+	if (err)
+		return err;
+	*out = alloc_items(a, n);
+	if (!*out)
+		return TM_ENOMEM;
+	if (n)
+		memcpy(*out, items, n * sizeof(**out));
+	return 0;
+}
+
 struct tm_term tm_sequence(struct tm_arena *a, const struct tm_term *items,
 			   size_t n)
 {
 	struct tm_term *copy;
-	int err;
+	int err = copy_items(a, items, n, &copy);
 
-	if (n && !items)
-		return tm_invalid(TM_EINVAL);
-	err = first_error(items, n);
 	if (err)
 		return tm_invalid(err);
-	copy = alloc_items(a, n);
-	if (!copy)
-		return tm_invalid(TM_ENOMEM);
-	if (n)
-		memcpy(copy, items, n * sizeof(*copy));
 	return compound(TM_SEQUENCE, copy, n);
 }
 
@@ -394,18 +405,10 @@ struct tm_term tm_set(struct tm_arena *a, const struct tm_term *items,
 		      size_t n)
 {
 	struct tm_term *copy;
-	int err;
+	int err = copy_items(a, items, n, &copy);
 
-	if (n && !items)
-		return tm_invalid(TM_EINVAL);
-	err = first_error(items, n);
 	if (err)
 		return tm_invalid(err);
-	copy = alloc_items(a, n);
-	if (!copy)
-		return tm_invalid(TM_ENOMEM);
-	if (n)
-		memcpy(copy, items, n * sizeof(*copy));
 	tm__sort_set(copy, &n, true);
 	return compound(TM_SET, copy, n);
 }
@@ -416,18 +419,11 @@ struct tm_term tm_dict(struct tm_arena *a, const struct tm_term *kv,
 	struct tm_term *copy;
 	int err;
 
-	if (npairs && !kv)
-		return tm_invalid(TM_EINVAL);
 	if (npairs > UINT32_MAX / 2)
 		return tm_invalid(TM_ELIMIT);
-	err = first_error(kv, 2 * npairs);
+	err = copy_items(a, kv, 2 * npairs, &copy);
 	if (err)
 		return tm_invalid(err);
-	copy = alloc_items(a, 2 * npairs);
-	if (!copy)
-		return tm_invalid(TM_ENOMEM);
-	if (npairs)
-		memcpy(copy, kv, 2 * npairs * sizeof(*copy));
 	err = tm__sort_dict(copy, npairs);
 	if (err)
 		return tm_invalid(err);

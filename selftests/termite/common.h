@@ -4,7 +4,8 @@
  *
  * Every wrapper returns the ioctl's non-negative result on success and
  * -errno on failure, so tests can write ASSERT_EQ(-EINVAL, tm_send(...)).
- * Keep this file small and stable: static inline functions only.
+ * Keep this file small and stable: static inline functions only.  Tests
+ * include it after kselftest_harness.h, whose helpers (spawn_ok) it uses.
  */
 #ifndef _TERMITE_SELFTEST_COMMON_H
 #define _TERMITE_SELFTEST_COMMON_H
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -389,5 +391,63 @@ static inline int tm_fdinfo_u64(int fd, const char *key,
 	fclose(f);
 	return ret;
 }
+
+/* ---- memory and sorting helpers ------------------------------------ */
+
+/*
+ * An address with nothing mapped at it.  Made just before use, with no
+ * other thread running, so nothing can be mapped there in between.
+ */
+static inline void *unmapped_page(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return (void *)1;
+	munmap(p, pg);
+	return p;
+}
+
+/* A page mapped with @prot (PROT_NONE, PROT_READ...); NULL on failure. */
+static inline void *page_with(int prot)
+{
+	void *p = mmap(NULL, sysconf(_SC_PAGESIZE), prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* qsort() comparison of __u64 values. */
+static inline int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Number of actors the port owns, from its fdinfo. */
+static inline long fdinfo_actors(int fd)
+{
+	unsigned long long v = 0;
+	int ret = tm_fdinfo_u64(fd, "termite-actors:", &v);
+
+	return ret ? ret : (long)v;
+}
+
+#ifdef __KSELFTEST_HARNESS_H
+/* Spawn in @mode or fail the test, naming the caller's @line. */
+static inline __u64 spawn_ok(struct __test_metadata *_metadata, int line,
+			     int fd, __u32 mode)
+{
+	__u64 id = 0;
+	int ret = tm_spawn_mode(fd, mode, &id);
+
+	ASSERT_EQ(0, ret) TH_LOG("line %d: spawn: %s", line, strerror(-ret));
+	ASSERT_NE(0ULL, id) TH_LOG("line %d", line);
+	return id;
+}
+#endif
 
 #endif /* _TERMITE_SELFTEST_COMMON_H */

@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
 #include "kselftest_harness.h"
+#include "common.h"
 
 #define WAIT		TM_MS(3000)	/* for an expected arrival */
 #define APP		(TERMITE_EXIT_ERROR + 44U)	/* an application code */
@@ -145,27 +145,10 @@ static void expect_dead(struct __test_metadata *_metadata, int line, int fd,
 #define EXPECT_DEAD(fd, via, actor) \
 	expect_dead(_metadata, __LINE__, fd, via, actor)
 
-static __u64 spawn_ok(struct __test_metadata *_metadata, int line, int fd,
-		      __u32 mode)
-{
-	__u64 id = 0;
-	int ret = tm_spawn_mode(fd, mode, &id);
-
-	ASSERT_EQ(0, ret) TH_LOG("line %d: spawn: %s", line, strerror(-ret));
-	ASSERT_NE(0ULL, id) TH_LOG("line %d", line);
-	return id;
-}
 #define SPAWN(fd, mode) spawn_ok(_metadata, __LINE__, fd, mode)
 
 #define LINK(fd, a, p, fl)	ASSERT_EQ(0, tm_link(fd, a, p, fl))
 #define SEND(fd, a, b, tag)	ASSERT_EQ(0, tm_send(fd, a, b, tag, 1, "m", 1))
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Index of @id in the sorted array @ids of @n, or -1. */
 static long find_id(const __u64 *ids, long n, __u64 id)

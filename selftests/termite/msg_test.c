@@ -28,8 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
 #include "kselftest_harness.h"
+#include "common.h"
 
 #define WAIT		TM_MS(5000)	/* for an expected arrival */
 #define HDR		((__u32)sizeof(struct termite_msghdr))
@@ -39,16 +39,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static __u64 spawn_ok(struct __test_metadata *_metadata, int line, int fd,
-		      __u32 mode)
-{
-	__u64 id = 0;
-	int ret = tm_spawn_mode(fd, mode, &id);
-
-	ASSERT_EQ(0, ret) TH_LOG("line %d: spawn: %s", line, strerror(-ret));
-	ASSERT_NE(0ULL, id) TH_LOG("line %d", line);
-	return id;
-}
 #define SPAWN(fd)	spawn_ok(_metadata, __LINE__, fd, TERMITE_MODE_DELIVER)
 
 static int open_ok(struct __test_metadata *_metadata, int line)
@@ -148,47 +138,6 @@ static void sel_init(struct termite_recv *r, __u64 actor, __u32 flags)
 {
 	tm_recv_init(r, actor, NULL, 0, 0);
 	r->flags = flags;
-}
-
-/*
- * An address with nothing mapped at it.  Made just before use, with no
- * other thread running, so nothing can be mapped there in between.
- */
-static void *unmapped_page(void)
-{
-	long pg = sysconf(_SC_PAGESIZE);
-	void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return (void *)1;
-	munmap(p, pg);
-	return p;
-}
-
-/* A page mapped with @prot (PROT_NONE, PROT_READ...); NULL on failure. */
-static void *page_with(int prot)
-{
-	void *p = mmap(NULL, sysconf(_SC_PAGESIZE), prot,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* Number of actors the port owns, from its fdinfo. */
-static long fdinfo_actors(int fd)
-{
-	unsigned long long v = 0;
-	int ret = tm_fdinfo_u64(fd, "termite-actors:", &v);
-
-	return ret ? ret : (long)v;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 FIXTURE(msg) {

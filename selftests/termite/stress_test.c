@@ -650,13 +650,6 @@ static void *worker_main(void *arg)
 
 /* ---- the test ------------------------------------------------------------ */
 
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int alive(const __u64 *live, int n, __u64 id)
 {
 	return bsearch(&id, live, n, sizeof(*live), cmp_u64) != NULL;

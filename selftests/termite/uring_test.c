@@ -143,31 +143,6 @@ static int park(struct io_uring *ring, int fd, __u64 a, struct tm_msgbuf *mb)
 	return park_ud(ring, fd, a, mb, 1);
 }
 
-/*
- * An address with nothing mapped at it.  Made just before use, with no
- * other thread running, so nothing can be mapped there in between.
- */
-static void *unmapped_page(void)
-{
-	long pg = sysconf(_SC_PAGESIZE);
-	void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return (void *)1;
-	munmap(p, pg);
-	return p;
-}
-
-/* Number of actors the port owns, from its fdinfo. */
-static long fdinfo_actors(int fd)
-{
-	unsigned long long v = 0;
-	int ret = tm_fdinfo_u64(fd, "termite-actors:", &v);
-
-	return ret ? ret : (long)v;
-}
-
 /* Sends the 8-byte value @val from @from to @to with tag @val. */
 static int send_val(int fd, __u64 from, __u64 to, __u64 val)
 {
@@ -626,13 +601,6 @@ TEST_F(uring, setopt)
 	o.opt = TERMITE_OPT_MODE;
 	o.actor = x;
 	EXPECT_EQ(-ENOENT, RUN(TERMITE_IOC_SETOPT, &o, &old));
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* READY: the count in big_cqe[0], the ids in the user's array. */
