@@ -934,7 +934,12 @@ static void tm_flush(struct tm_proc *p)
 	for (;;) {
 		r->full = false;
 		tm_ring_push_batches(rt);
-		io_uring_submit(&r->ring);
+		/*
+		 * Wait for the chain: io_uring issues a linked batch from
+		 * task work, which a DEFER_TASKRUN ring runs only in here.
+		 */
+		if (r->inflight)
+			io_uring_submit_and_wait(&r->ring, 1);
 		tm_ring_reap(rt);
 		if (!r->head)
 			return;
