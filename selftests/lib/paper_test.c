@@ -42,51 +42,6 @@
 #include "lib_common.h"
 
 
-/*
- * The scenario runs inside a catcher: an exception nobody expected is
- * recorded in g_uncaught (and so fails the test) instead of silently
- * ending the first process.  Processes the scenario calls serve() on are
- * killed afterwards, whatever happened.
- */
-static char g_uncaught[RES_LEN];
-static uint64_t g_servers[16];
-static unsigned int g_nservers;
-
-static struct tm_term serve(struct tm_term pid)
-{
-	if (g_nservers < 16)
-		g_servers[g_nservers++] = tm_pid_id(&pid);
-	return pid;
-}
-
-static struct tm_term guard_handler(struct tm_term exc, void *ctx)
-{
-	(void)ctx;
-	put(g_uncaught, &exc);
-	return tm_bool(false);
-}
-
-static struct tm_term guard_body(void *ctx)
-{
-	((tm_proc_fn)ctx)(NULL);
-	return tm_bool(true);
-}
-
-static struct tm_term kill_body(void *ctx)
-{
-	tm_kill(tm_pid_of(*(uint64_t *)ctx));
-	return tm_bool(true);
-}
-
-static void guarded(void *arg)
-{
-	unsigned int i;
-
-	tm_catch(guard_handler, guard_body, arg);
-	for (i = 0; i < g_nservers; i++)
-		tm_catch(identity_handler, kill_body, &g_servers[i]);
-}
-
 static int run_scenario(tm_proc_fn fn)
 {
 	g_uncaught[0] = '\0';
