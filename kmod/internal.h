@@ -19,7 +19,9 @@
  *       actor->lock        (spinlock: mailbox, signal queue, state)
  *         port->lock       (spinlock: actor list, ready list, quota)
  *
- * Wait-queue locks are leaves.  Lookups of actors by id and of names run
+ * Wait-queue locks are leaves.  The list of io_uring receives parked
+ * (tm_parked_lock, uring.c) is taken with none of these held and nests
+ * only an actor's recv_wq lock.  Lookups of actors by id and of names run
  * under RCU through rhashtables; an actor found that way is pinned with
  * refcount_inc_not_zero() and freed after a grace period.
  *
