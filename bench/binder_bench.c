@@ -295,40 +295,17 @@ static double thr_round(uint8_t *buf, size_t size, long count)
 
 int main(int argc, char **argv)
 {
-	const char *dev = "/dev/binder";
-	long iters = 2000, rep = 0, done, count;
-	double tmax = -1, t;
-	bool pin = false, lat;
-	int opt, st, pfd[2];
+	struct bp_opts o = { .dev = "/dev/binder" };
+	int st, pfd[2];
+	long done, count;
 	uint8_t *buf;
-	size_t size;
 	pid_t child;
+	double t;
 	char c;
 
-	while ((opt = getopt(argc, argv, "pr:n:t:d:")) != -1) {
-		switch (opt) {
-		case 'p': pin = true; break;
-		case 'r': rep = atol(optarg); break;
-		case 'n': iters = atol(optarg); break;
-		case 't': tmax = atof(optarg); break;
-		case 'd': dev = optarg; break;
-		default: goto usage;
-		}
-	}
-	if (argc - optind != 2)
+	if (bp_parse(argc, argv, 0, &o) < 0 || o.size > (1 << 20))
 		goto usage;
-	lat = !strcmp(argv[optind], "lat");
-	size = atol(argv[optind + 1]);
-	if ((!lat && strcmp(argv[optind], "thr")) || size < BP_HDR ||
-	    size > (1 << 20))
-		goto usage;
-	if (tmax < 0)
-		tmax = lat ? 1.0 : 0.5;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (pin)
-		bp_pin_cpu0();
-	buf = calloc(1, size);
+	buf = calloc(1, o.size);
 	if (!buf || pipe(pfd))
 		die("setup");
 	alarm(300);
@@ -338,7 +315,7 @@ int main(int argc, char **argv)
 	if (!child) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(pfd[0]);
-		server(dev, pfd[1]);
+		server(o.dev, pfd[1]);
 		_exit(0);
 	}
 	close(pfd[1]);
@@ -346,24 +323,17 @@ int main(int argc, char **argv)
 		errno = EPIPE;
 		die("the server did not start");
 	}
-	open_binder(dev);
+	open_binder(o.dev);
 
-	if (lat) {
-		lat_round(buf, size, 100, 10, &done);	/* warm up */
-		t = lat_round(buf, size, iters, tmax, &done);
-		printf("%s,binder,%zu,%ld,%.3f,%ld\n",
-		       pin ? "lat_pinned" : "lat_unpinned", size, rep,
-		       t * 1e6 / done, done);
+	if (o.lat) {
+		lat_round(buf, o.size, 100, 10, &done);	/* warm up */
+		t = lat_round(buf, o.size, o.iters, o.tmax, &done);
+		bp_report("binder", &o, t, done);
 	} else {
-		thr_round(buf, size, 64);
-		t = thr_round(buf, size, 256);
-		count = tmax / (t / 256);
-		count = count < 256 ? 256 : count > 2000000 ? 2000000 : count;
-		t = thr_round(buf, size, count);
-		printf("thr_msgs,binder,%zu,%ld,%.3f,%ld\n", size, rep,
-		       count / t / 1e3, count);
-		printf("thr_mb,binder,%zu,%ld,%.3f,%ld\n", size, rep,
-		       count * (double)size / t / (1 << 20), count);
+		thr_round(buf, o.size, 64);
+		count = bp_stream_count(thr_round(buf, o.size, 256), o.tmax);
+		t = thr_round(buf, o.size, count);
+		bp_report("binder", &o, t, count);
 	}
 	bp_put(buf, BP_QUIT, 0);
 	call(buf, BP_HDR);

@@ -659,38 +659,25 @@ static double thr_round(void *head, void *buf, size_t size, long count)
 
 int main(int argc, char **argv)
 {
-	long iters = 2000, rep = 0, done, count;
-	double tmax = -1, t;
-	bool pin = false, lat;
-	size_t size, i;
+	struct bp_opts o = {};
+	long done, count;
 	uint8_t *buf, *head;
+	size_t size, i;
+	int first, st;
 	pid_t child;
-	int opt, st;
+	double t;
+	bool lat;
 
-	while ((opt = getopt(argc, argv, "pr:n:t:")) != -1) {
-		switch (opt) {
-		case 'p': pin = true; break;
-		case 'r': rep = atol(optarg); break;
-		case 'n': iters = atol(optarg); break;
-		case 't': tmax = atof(optarg); break;
-		default: goto usage;
-		}
-	}
-	if (argc - optind != 3)
+	first = bp_parse(argc, argv, 1, &o);
+	if (first < 0)
 		goto usage;
 	for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
-		if (!strcmp(argv[optind], mechs[i].name))
+		if (!strcmp(argv[first], mechs[i].name))
 			m = &mechs[i];
-	lat = !strcmp(argv[optind + 1], "lat");
-	size = atol(argv[optind + 2]);
-	if (!m || (!lat && strcmp(argv[optind + 1], "thr")) || size < BP_HDR)
+	if (!m)
 		goto usage;
-	if (tmax < 0)
-		tmax = lat ? 1.0 : 0.5;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (pin)
-		bp_pin_cpu0();
+	size = o.size;
+	lat = o.lat;
 	ch.size = size;
 	ch.depth = 1;
 	ch.rbuf = calloc(1, size + sizeof(struct termite_msghdr));
@@ -721,21 +708,15 @@ int main(int argc, char **argv)
 
 	if (lat) {
 		lat_round(buf, size, 100, 10, &done);	/* warm up */
-		t = lat_round(buf, size, iters, tmax, &done);
-		printf("%s,%s,%zu,%ld,%.3f,%ld\n",
-		       pin ? "lat_pinned" : "lat_unpinned", m->name, size, rep,
-		       t * 1e6 / done, done);
+		t = lat_round(buf, size, o.iters, o.tmax, &done);
+		bp_report(m->name, &o, t, done);
 	} else {
 		/* Calibrate on a short stream, then aim at tmax seconds. */
 		thr_round(head, buf, size, 64);
-		t = thr_round(head, buf, size, 256);
-		count = tmax / (t / 256);
-		count = count < 256 ? 256 : count > 2000000 ? 2000000 : count;
+		count = bp_stream_count(thr_round(head, buf, size, 256),
+					o.tmax);
 		t = thr_round(head, buf, size, count);
-		printf("thr_msgs,%s,%zu,%ld,%.3f,%ld\n", m->name, size, rep,
-		       count / t / 1e3, count);
-		printf("thr_mb,%s,%zu,%ld,%.3f,%ld\n", m->name, size, rep,
-		       count * (double)size / t / (1 << 20), count);
+		bp_report(m->name, &o, t, count);
 	}
 	bp_put(buf, BP_QUIT, 0);
 	xsend(buf, size);

@@ -21,10 +21,8 @@
 #include "termite.h"
 #include "bench_proto.h"
 
-static size_t size;
-static long iters = 2000, rep;
-static double tmax = -1;
-static bool pin, lat;
+static struct bp_opts o;
+static size_t size;		/* o.size */
 static pid_t owner;
 static int failed;
 
@@ -160,22 +158,15 @@ static void client(void *arg)
 	(void)arg;
 	sid = meet(0);
 	srv = tm_pid_of(sid);
-	if (lat) {
+	if (o.lat) {
 		lat_round(buf, 100, 10, &done);		/* warm up */
-		t = lat_round(buf, iters, tmax, &done);
-		printf("%s,termite-lib,%zu,%ld,%.3f,%ld\n",
-		       pin ? "lat_pinned" : "lat_unpinned", size, rep,
-		       t * 1e6 / done, done);
+		t = lat_round(buf, o.iters, o.tmax, &done);
+		bp_report("termite-lib", &o, t, done);
 	} else {
 		thr_round(buf, 64);
-		t = thr_round(buf, 256);
-		count = tmax / (t / 256);
-		count = count < 256 ? 256 : count > 2000000 ? 2000000 : count;
+		count = bp_stream_count(thr_round(buf, 256), o.tmax);
 		t = thr_round(buf, count);
-		printf("thr_msgs,termite-lib,%zu,%ld,%.3f,%ld\n", size, rep,
-		       count / t / 1e3, count);
-		printf("thr_mb,termite-lib,%zu,%ld,%.3f,%ld\n", size, rep,
-		       count * (double)size / t / (1 << 20), count);
+		bp_report("termite-lib", &o, t, count);
 	}
 	bp_put(buf, BP_QUIT, 0);
 	tm_send(srv, tm_bytes(buf, size));
@@ -185,29 +176,11 @@ static void client(void *arg)
 int main(int argc, char **argv)
 {
 	pid_t child;
-	int opt, st, err;
+	int st, err;
 
-	while ((opt = getopt(argc, argv, "pr:n:t:")) != -1) {
-		switch (opt) {
-		case 'p': pin = true; break;
-		case 'r': rep = atol(optarg); break;
-		case 'n': iters = atol(optarg); break;
-		case 't': tmax = atof(optarg); break;
-		default: goto usage;
-		}
-	}
-	if (argc - optind != 2)
+	if (bp_parse(argc, argv, 0, &o) < 0)
 		goto usage;
-	lat = !strcmp(argv[optind], "lat");
-	size = atol(argv[optind + 1]);
-	if ((!lat && strcmp(argv[optind], "thr")) || size < BP_HDR)
-		goto usage;
-	if (tmax < 0)
-		tmax = lat ? 1.0 : 0.5;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (pin)
-		bp_pin_cpu0();
+	size = o.size;
 	owner = getpid();
 	alarm(300);
 	child = fork();

@@ -375,7 +375,8 @@ void tm_flush_locked(struct tm_actor *a, struct list_head *out);
 void tm_free_list(struct list_head *list);
 struct tm_msg *tm_unqueue_down_locked(struct tm_actor *a, u64 ref);
 ktime_t tm_deadline(s64 timeout_ns);
-int tm_recv_check(const struct termite_recv *r);
+struct tm_actor *tm_recv_actor(struct tm_port *port,
+			       const struct termite_recv *r);
 int tm_recv_try(struct tm_actor *a, const struct termite_recv *r,
 		u64 *scanned, u32 *seen);
 int tm_ioc_send(struct tm_port *port, struct tm_call *c);

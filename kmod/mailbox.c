@@ -489,20 +489,23 @@ static int tm_copy_out(struct tm_actor *a, struct tm_msg *m,
 }
 
 /**
- * tm_recv_check() - validate a receive request
+ * tm_recv_actor() - check a receive request and find its actor
+ * @port: the caller's port, which must own the actor
  * @r: the request, in kernel memory
  *
- * Return: 0, or -EINVAL.
+ * Return: the actor, referenced, or an ERR_PTR(): -EINVAL for a bad
+ * request, else what tm_own_actor() says.
  */
-int tm_recv_check(const struct termite_recv *r)
+struct tm_actor *tm_recv_actor(struct tm_port *port,
+			       const struct termite_recv *r)
 {
 	if ((r->flags & ~TERMITE_RECV_FLAGS) || r->reserved0)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if ((r->flags & TERMITE_RECV_AFTER) && (r->flags & TERMITE_RECV_SEQ))
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (r->buf_len < sizeof(struct termite_msghdr))
-		return -EINVAL;
-	return 0;
+		return ERR_PTR(-EINVAL);
+	return tm_own_actor(port, r->actor);
 }
 
 /**
@@ -559,14 +562,10 @@ int tm_ioc_recv(struct tm_port *port, struct tm_call *c)
 	u32 seen;
 	int ret;
 
-	ret = tm_recv_check(r);
-	if (ret)
-		return ret;
-	deadline = tm_deadline(r->timeout_ns);
-
-	a = tm_own_actor(port, r->actor);
+	a = tm_recv_actor(port, r);
 	if (IS_ERR(a))
 		return PTR_ERR(a);
+	deadline = tm_deadline(r->timeout_ns);
 	for (;;) {
 		ret = tm_recv_try(a, r, &scanned, &seen);
 		if (ret != -EAGAIN || !r->timeout_ns)

@@ -255,10 +255,7 @@ static int tm_urecv_start(struct io_uring_cmd *cmd, struct tm_port *port,
 	u32 seen;
 	int ret;
 
-	ret = tm_recv_check(r);
-	if (ret)
-		return ret;
-	a = tm_own_actor(port, r->actor);
+	a = tm_recv_actor(port, r);
 	if (IS_ERR(a))
 		return PTR_ERR(a);
 	ret = tm_recv_try(a, r, &scanned, &seen);

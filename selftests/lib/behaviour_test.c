@@ -27,6 +27,8 @@
 #include "behaviour.h"
 
 #define WAIT		TM_SEC(5)	/* for what must happen soon */
+#include "lib_common.h"
+
 #define MAX_LINES	64
 
 static struct {
@@ -96,30 +98,6 @@ static void trace_line(const char *line, void *ctx)
 {
 	(void)ctx;
 	add_line("(%s)", line);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static struct tm_term sym(const char *s)
-{
-	return tm_symbol(s);
-}
-
-static struct tm_term rec1(const char *label, struct tm_term a)
-{
-	return tm_rec(tm_heap(), tm_symbol(label), 1, a);
-}
-
-static struct tm_term rec2(const char *label, struct tm_term a,
-			   struct tm_term b)
-{
-	return tm_rec(tm_heap(), tm_symbol(label), 2, a, b);
 }
 
 static bool down_pred(const struct tm_term *msg, void *ctx)

@@ -12,7 +12,9 @@
 #include <time.h>
 
 #define RES_LEN		512
+#ifndef WAIT
 #define WAIT		TM_SEC(10)	/* for an expected arrival */
+#endif
 
 static inline int64_t now_ns(void)
 {
@@ -29,6 +31,22 @@ static inline void put(char *dst, const struct tm_term *t)
 }
 
 /* A heap copy of @t, to hand to a new process (a closure's variable). */
+static inline struct tm_term sym(const char *s)
+{
+	return tm_symbol(s);
+}
+
+static inline struct tm_term rec1(const char *label, struct tm_term a)
+{
+	return tm_rec(tm_heap(), tm_symbol(label), 1, a);
+}
+
+static inline struct tm_term rec2(const char *label, struct tm_term a,
+				  struct tm_term b)
+{
+	return tm_rec(tm_heap(), tm_symbol(label), 2, a, b);
+}
+
 static inline struct tm_term *box(struct tm_term t)
 {
 	return tm_clone(&t);

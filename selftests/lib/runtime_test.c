@@ -65,11 +65,6 @@
 
 #define ABSENT		TM_MS(200)	/* to check that nothing arrives */
 
-static struct tm_term sym(const char *s)
-{
-	return tm_symbol(s);
-}
-
 static struct tm_term seq2(struct tm_term a, struct tm_term b)
 {
 	return tm_seq(tm_heap(), 2, a, b);

@@ -226,15 +226,23 @@ FIXTURE(uring) {
 	__u64 a, b;
 };
 
+/* A ring, and a port with two actors on it; or fail the test. */
+static int ring_port_pair(struct __test_metadata *_metadata,
+			  struct io_uring *ring, __u64 *a, __u64 *b)
+{
+	int fd;
+
+	ASSERT_EQ(0, io_uring_queue_init(64, ring, RING_FLAGS));
+	fd = tm_open();
+	ASSERT_LE(0, fd);
+	*a = spawn_ok(_metadata, __LINE__, fd, TERMITE_MODE_DELIVER);
+	*b = spawn_ok(_metadata, __LINE__, fd, TERMITE_MODE_DELIVER);
+	return fd;
+}
+
 FIXTURE_SETUP(uring)
 {
-	ASSERT_EQ(0, io_uring_queue_init(64, &self->ring, RING_FLAGS));
-	self->fd = tm_open();
-	ASSERT_LE(0, self->fd);
-	self->a = tm_spawn(self->fd);
-	self->b = tm_spawn(self->fd);
-	ASSERT_NE(0, self->a);
-	ASSERT_NE(0, self->b);
+	self->fd = ring_port_pair(_metadata, &self->ring, &self->a, &self->b);
 }
 
 FIXTURE_TEARDOWN(uring)
@@ -2181,14 +2189,8 @@ FIXTURE_SETUP(ulimit)
 {
 	ASSERT_EQ(0, tm_param_read("max_queue_len", &self->old_qlen));
 	ASSERT_EQ(0, tm_param_read("max_actors", &self->old_actors));
-	ASSERT_EQ(0, io_uring_queue_init(64, &self->ring, RING_FLAGS));
+	self->fd = ring_port_pair(_metadata, &self->ring, &self->a, &self->b);
 	self->ring_up = 1;
-	self->fd = tm_open();
-	ASSERT_LE(0, self->fd);
-	self->a = tm_spawn(self->fd);
-	self->b = tm_spawn(self->fd);
-	ASSERT_NE(0, self->a);
-	ASSERT_NE(0, self->b);
 }
 
 FIXTURE_TEARDOWN(ulimit)
