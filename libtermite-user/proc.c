@@ -8,17 +8,19 @@
  * messages, keeps its links and monitors, and hands it the exit signals of
  * its peers, which a receive raises as exceptions.
  *
- * Receiving never blocks the thread: a receive asks the kernel without
- * waiting and, if nothing matches, parks the fiber.  When no fiber can run,
- * the scheduler's idle hook fires due timers, starts processes handed over
- * by other threads, asks the kernel which actors have news
- * (TERMITE_IOC_READY) and resumes their fibers, or sleeps in poll() on the
- * port and an eventfd until one of those can happen.
+ * Receiving never blocks the thread: a receive looks at the process's
+ * local mailbox (messages from processes of the same scheduler, which skip
+ * the kernel: see "Local messages"), asks the kernel without waiting if it
+ * may hold something, and, if nothing matches, parks the fiber.  When no
+ * fiber can run, the scheduler's idle hook fires due timers, starts
+ * processes handed over by other threads, asks the kernel which actors
+ * have news (TERMITE_IOC_READY) and resumes their fibers, or sleeps in
+ * poll() on the port and an eventfd until one of those can happen.
  *
- * Selective receive walks the mailbox with the kernel's cursor (PEEK +
- * AFTER, then SEQ to take the chosen message), so a predicate sees each
- * message once per receive and non-matching messages keep their order.
- * Replies to tm_call() travel with a kernel tag (a message that is a
+ * Selective receive walks the local mailbox, then the kernel's with the
+ * kernel's cursor (PEEK + AFTER, then SEQ to take the chosen message), so
+ * a predicate sees each message once per receive and non-matching
+ * messages keep their order.  Replies to tm_call() travel with a kernel tag (a message that is a
  * sequence starting with a tag of this node gets it automatically), so the
  * caller selects its reply in the kernel, which skips every message that
  * was queued before the tag was made.
@@ -46,6 +48,7 @@
 #include <linux/termite.h>
 #include "fiber.h"
 #include "termite.h"
+#include "term_internal.h"
 
 #define TM_RXBUF_MIN	4096
 #define TM_READY_MAX	256
@@ -72,6 +75,21 @@ struct tm_frame {
 
 struct tm_rt;
 
+/*
+ * A message in a process's local mailbox: sent by a process of the same
+ * scheduler without the kernel, or moved out of the kernel's mailbox by a
+ * plain receive.  It lives in an arena of its own, which the receiver's
+ * heap takes over whole when the message is taken: no second copy.
+ */
+struct tm_lmsg {
+	struct tm_lmsg *next;		/* circular: the newest points at the oldest */
+	uint32_t lseq;			/* arrival order in this mailbox */
+	bool remote;			/* from the kernel, sent from another port */
+	uint64_t tag;			/* the kernel tag it would carry, or 0 */
+	struct tm_term t;
+	struct tm_arena a;		/* holds this struct and the term */
+};
+
 struct tm_proc {
 	uint64_t id;
 	struct tm_rt *rt;
@@ -82,6 +100,10 @@ struct tm_proc {
 	struct tm_frame *frames;
 	void **base;			/* its tm_jmp_buf */
 	struct tm_term reason;		/* why it ends */
+	struct tm_lmsg *lq;		/* local mailbox: its newest message */
+	uint32_t lseq;			/* messages ever put in lq */
+	bool kn;			/* the kernel may hold something for it */
+	bool remote;			/* the last message came from elsewhere */
 	bool dead;			/* the kernel already knows */
 	bool waiting;			/* parked until news or a timer */
 	bool trap;
@@ -123,6 +145,7 @@ struct tm_rt {
 	uint8_t *buf;
 	size_t cap;
 	struct tm_ring *ring;		/* NULL: the ioctl interface */
+	unsigned int lticks;		/* local messages taken */
 };
 
 static struct {
@@ -192,9 +215,10 @@ static _Noreturn void tm_fail(const char *what, int err)
 
 /* ---- pids and tags ------------------------------------------------ */
 
-static struct tm_term tm_ref_term(uint64_t id, uint8_t kind)
+static struct tm_term tm_ref_term(struct tm_arena *a, uint64_t id,
+				  uint8_t kind)
 {
-	struct tm_ref *r = tm_arena_alloc(tm_heap(), sizeof(*r));
+	struct tm_ref *r = tm_arena_alloc(a, sizeof(*r));
 	uint64_t u = tm_node.universe;
 	int i;
 
@@ -234,7 +258,7 @@ static uint64_t tm_ref_id(const struct tm_term *t, uint8_t kind)
 
 struct tm_term tm_pid_of(uint64_t actor)
 {
-	return tm_ref_term(actor, TM_REF_PID);
+	return tm_ref_term(tm_heap(), actor, TM_REF_PID);
 }
 
 uint64_t tm_pid_id(const struct tm_term *t)
@@ -431,6 +455,8 @@ static int tm_wake_ids(struct tm_rt *rt, const uint64_t *ids, unsigned int n)
 	for (i = 0; i < n; i++) {
 		struct tm_proc *p = tm_tab_find(rt, ids[i]);
 
+		if (p)
+			p->kn = true;
 		if (p && p->waiting) {
 			tm_wake(p);
 			woke++;
@@ -670,6 +696,25 @@ static int tm_batch_done(struct tm_rt *rt, struct tm_batch *b, int res,
 	else if (res < 0 && res != -ECANCELED && b->done < b->n)
 		b->done++;	/* a gone receiver, or we died: skip it */
 	return woke;
+}
+
+/* Whether a send to @id waits in a batch of @rt that is not yet sent. */
+static bool tm_ring_sends_to(struct tm_rt *rt, uint64_t id)
+{
+	struct tm_ring *r = rt->ring;
+	struct tm_batch *b;
+	uint32_t i;
+
+	if (!r)
+		return false;
+	for (b = r->head; b; b = b->next)
+		for (i = b->done; i < b->n; i++)
+			if (b->s[i].to == id)
+				return true;
+	for (b = r->cur, i = 0; b && i < b->n; i++)
+		if (b->s[i].to == id)
+			return true;
+	return false;
 }
 
 /* Free the batches at the head that are sent. */
@@ -1110,10 +1155,9 @@ static const char *const tm_code_names[] = {
 };
 
 /* The term for an exit reason the kernel reports. */
-static struct tm_term tm_reason_term(uint32_t code, const void *data,
-				     size_t len)
+static struct tm_term tm_reason_term(struct tm_arena *a, uint32_t code,
+				     const void *data, size_t len)
 {
-	struct tm_arena *a = tm_heap();
 	struct tm_term t;
 
 	if (code < TERMITE_EXIT_ERROR &&
@@ -1138,11 +1182,11 @@ static uint32_t tm_reason_code(const struct tm_term *r)
 
 /* ---- messages ------------------------------------------------------ */
 
-/* A received message as a term in the process's heap. */
-static struct tm_term tm_msg_term(const struct termite_msghdr *h,
+/* A message the kernel handed over, as a term in @a. */
+static struct tm_term tm_msg_term(struct tm_arena *a,
+				  const struct termite_msghdr *h,
 				  const uint8_t *data)
 {
-	struct tm_arena *a = tm_heap();
 	struct tm_term t;
 
 	switch (h->kind) {
@@ -1154,13 +1198,14 @@ static struct tm_term tm_msg_term(const struct termite_msghdr *h,
 			   tm_bytes(data, h->len));
 		return tm_copy(a, &t);
 	case TERMITE_KIND_EXIT:
-		return tm_rec(a, tm_symbol("EXIT"), 2, tm_pid_of(h->from),
-			      tm_reason_term(h->code, data, h->len));
+		return tm_rec(a, tm_symbol("EXIT"), 2,
+			      tm_ref_term(a, h->from, TM_REF_PID),
+			      tm_reason_term(a, h->code, data, h->len));
 	case TERMITE_KIND_DOWN:
 		return tm_rec(a, tm_symbol("DOWN"), 3,
-			      tm_ref_term(h->tag, TM_REF_TAG),
-			      tm_pid_of(h->from),
-			      tm_reason_term(h->code, data, h->len));
+			      tm_ref_term(a, h->tag, TM_REF_TAG),
+			      tm_ref_term(a, h->from, TM_REF_PID),
+			      tm_reason_term(a, h->code, data, h->len));
 	default:
 		t = tm_rec(a, tm_symbol("raw"), 2, tm_int(h->kind),
 			   tm_bytes(data, h->len));
@@ -1168,10 +1213,26 @@ static struct tm_term tm_msg_term(const struct termite_msghdr *h,
 	}
 }
 
+/*
+ * Something of @p's reaches the kernel mailbox of @to: if @to is a process
+ * of this scheduler, its receives must look there before its local mailbox
+ * takes more (see "Local messages" below), and it may have news.
+ */
+static void tm_kernel_news(struct tm_proc *p, uint64_t to)
+{
+	struct tm_proc *q = tm_tab_find(p->rt, to);
+
+	if (q) {
+		q->kn = true;
+		tm_wake(q);
+	}
+}
+
 static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 			uint32_t kind, const void *buf, size_t len)
 {
 	struct termite_send s;
+	struct tm_proc *q;
 	int tries = 0;
 
 	if (p->rt->ring) {
@@ -1184,6 +1245,9 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 		s.len = len;
 		s.kind = kind;
 		tm_ring_queue_send(p->rt, &s, buf);
+		q = tm_tab_find(p->rt, to);
+		if (q)
+			q->kn = true;	/* tm_ring_speculate() wakes it */
 		/* A sender that never waits: bound what it leaves queued. */
 		if (p->rt->ring->nbatches >= TM_BATCHES_MAX)
 			tm_flush(p);
@@ -1200,10 +1264,9 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 		if (!ioctl(p->rt->fd, TERMITE_IOC_SEND, &s)) {
 			/*
 			 * A receiver parked on this scheduler has news: run
-			 * it without waiting for READY to say so.  It still
-			 * receives through the kernel.
+			 * it without waiting for READY to say so.
 			 */
-			tm_wake(tm_tab_find(p->rt, to));
+			tm_kernel_news(p, to);
 			return;
 		}
 		switch (errno) {
@@ -1217,6 +1280,7 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 				tm_sleep(TM_MS(1));
 			break;
 		case EOWNERDEAD:	/* we were killed: learn why */
+			p->kn = true;
 			tm_recv_for(0, NULL);
 			tm_die(p, tm_symbol("killed"));
 		default:
@@ -1225,12 +1289,161 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
 	}
 }
 
-/* Encode @t (into @stack if it fits) and send it; kernel tag @tag. */
+/*
+ * DOC: Local messages
+ *
+ * A message between two processes of one scheduler need not cross the
+ * kernel: the sender deep-copies the term into an arena of its own and
+ * puts it in the receiver's local mailbox (struct tm_lmsg), whose heap
+ * takes the arena over when it receives it.  The kernel still owns
+ * everything else (links, monitors, exit signals, death notices, names),
+ * and every message from another port.  The two mailboxes must look like
+ * one, keeping each sender's order:
+ *
+ *  - A receive looks at the local mailbox first, then at the kernel's.
+ *  - p->kn says the kernel may hold something for p: set when READY names
+ *    it, and by a process of this scheduler that sends it anything through
+ *    the kernel (a message, an exit signal); cleared only when a receive
+ *    sees the kernel mailbox empty (and no batch of this scheduler is
+ *    still unsent).  While it is set, or while p waits in a kernel RECV,
+ *    local senders use the kernel too.  So a local sender's messages in
+ *    the kernel are always newer than its messages in the local mailbox,
+ *    and its death (an EXIT or DOWN message from the kernel) comes after
+ *    all of them.
+ *  - A plain receive with a non-empty local mailbox first moves the
+ *    kernel's messages behind it (tm_drain(), which also raises pending
+ *    exit signals); a selective receive first asks the kernel for pending
+ *    signals only, then walks the local mailbox, then the kernel's with
+ *    its cursor.  Each message is seen once per receive.
+ *  - The kernel is asked for news (READY) when the scheduler idles and
+ *    every %TM_TICK_NEWS local messages taken, so local traffic cannot
+ *    starve messages and exit signals from elsewhere.
+ *
+ * A receiver parked in the kernel (io_uring, after a message from
+ * another port) is sent to through the kernel, which completes its RECV.
+ */
+#define TM_TICK_NEWS	64
+#define TM_DRAIN_MAX	64
+
+static void tm_lq_add(struct tm_proc *q, struct tm_lmsg *m)
+{
+	m->lseq = ++q->lseq;
+	if (q->lq) {
+		m->next = q->lq->next;
+		q->lq->next = m;
+	} else {
+		m->next = m;
+	}
+	q->lq = m;
+}
+
+/* Take @m, which follows @prev, out of @p's local mailbox into its heap. */
+static struct tm_term tm_lq_take(struct tm_proc *p, struct tm_lmsg *prev,
+				 struct tm_lmsg *m)
+{
+	struct tm_arena a = m->a;
+	struct tm_term t = m->t;
+
+	p->remote = m->remote;
+	if (m->next == m) {
+		p->lq = NULL;
+	} else {
+		prev->next = m->next;
+		if (p->lq == m)
+			p->lq = prev;
+	}
+	tm__arena_merge(&p->heap, &a);
+	return t;
+}
+
+static void tm_lq_free(struct tm_proc *p)
+{
+	struct tm_lmsg *m, *next;
+	struct tm_arena a;
+
+	if (!p->lq)
+		return;
+	m = p->lq->next;
+	p->lq->next = NULL;
+	for (; m; m = next) {
+		next = m->next;
+		a = m->a;
+		tm_arena_fini(&a);
+	}
+	p->lq = NULL;
+}
+
+/* A new local message in an arena of its own, holding a copy of @t. */
+static struct tm_lmsg *tm_lmsg_new(const struct tm_term *t, size_t size,
+				   uint64_t tag, bool remote)
+{
+	struct tm_arena a;
+	struct tm_lmsg *m;
+
+	tm_arena_init(&a, 0);
+	if (tm__arena_reserve(&a, sizeof(*m) + size))
+		return NULL;
+	m = tm_arena_alloc(&a, sizeof(*m));
+	m->t = tm_copy(&a, t);
+	if (tm_is(&m->t, TM_INVALID)) {
+		tm_arena_fini(&a);
+		return NULL;
+	}
+	m->tag = tag;
+	m->remote = remote;
+	m->a = a;
+	return m;
+}
+
+/* Whether a message to @q may go to its local mailbox (see above). */
+static bool tm_local_ok(const struct tm_proc *q)
+{
+	return q && !q->kn && !q->rx_wait && !q->dead;
+}
+
+/* Send @t to @q, a process of this scheduler, without the kernel. */
+static void tm_lsend(struct tm_proc *q, uint64_t tag, const struct tm_term *t)
+{
+	struct tm_lmsg *m;
+	size_t size;
+	ssize_t n;
+	int err;
+
+	err = tm__copy_size(t, &size);
+	if (err)
+		tm_fail("encode", -err);
+	/* The kernel's limit on messages holds here too. */
+	if (size > tm_node.max_msg) {
+		n = tm_encoded_size(t);
+		if (n < 0)
+			tm_fail("encode", -n);
+		if ((size_t)n > tm_node.max_msg)
+			tm_fail("send", EMSGSIZE);
+	}
+	m = tm_lmsg_new(t, size, tag, false);
+	if (!m)
+		tm_fail("send", ENOMEM);
+	tm_lq_add(q, m);
+	if (q->rx_flags != ~0u)
+		tm_wake(q);	/* it waits in a receive */
+}
+
+/*
+ * Send @t to @to with kernel tag @tag: to the local mailbox if it may, else
+ * encoded (into @stack if it fits) through the kernel.
+ */
 static void tm_send_term(struct tm_proc *p, uint64_t to, uint64_t tag,
 			 const struct tm_term *t)
 {
 	uint8_t stack[TM_STACK_MSG], *buf = stack;
-	ssize_t n = tm_encode(t, stack, sizeof(stack));
+	struct tm_proc *q = tm_tab_find(p->rt, to);
+	ssize_t n;
+
+	if (tm_local_ok(q)) {
+		tm_lsend(q, tag, t);
+		return;
+	}
+	n = tm_encode(t, stack, sizeof(stack));
 
 	if (n < 0)
 		tm_fail("encode", -n);
@@ -1264,11 +1477,12 @@ void tm_send_tagged(struct tm_term pid, struct tm_term tag, struct tm_term msg)
 }
 
 /*
- * One receive as described by @r (flags, cursor, matches), waiting until
- * @deadline (<0: forever, 0: not at all).  Exit signals are raised here; a
- * death notice ends the process.  Returns the payload length with the
- * message in p->rx_buf (give it back with tm_rx_done() once decoded), or
- * -ETIMEDOUT, or -ENOMSG (RECV_SEQ).
+ * One kernel receive as described by @r (flags, cursor, matches); through
+ * io_uring it may wait in the kernel until @deadline (<0: forever, 0: not
+ * at all), else it does not wait.  Exit signals are raised here; a death
+ * notice ends the process.  Returns the payload length with the message
+ * in p->rx_buf (give it back with tm_rx_done() once decoded), or -EAGAIN
+ * (nothing), -ETIMEDOUT (it waited), or -ENOMSG (RECV_SEQ).
  */
 static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 {
@@ -1318,12 +1532,13 @@ static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 
 			if (h->flags & TERMITE_MSG_DEAD) {
 				p->dead = true;
-				tm_die(p, tm_reason_term(h->code, data, h->len));
+				tm_die(p, tm_reason_term(tm_heap(), h->code, data,
+							 h->len));
 			}
 			if (h->flags & TERMITE_MSG_SIGNAL) {
 				struct tm_term e;
 
-				e = tm_reason_term(h->code, data, h->len);
+				e = tm_reason_term(tm_heap(), h->code, data, h->len);
 				tm_rx_done(p);
 				tm_raise(e);
 				continue;	/* a handler resumed: go on */
@@ -1353,24 +1568,20 @@ static int tm_rx(struct tm_proc *p, struct termite_recv *r, int64_t deadline)
 			break;
 		}
 		case EAGAIN:
-			tm_rx_done(p);
-			if (!deadline || (deadline > 0 && tm_now() >= deadline))
-				return -ETIMEDOUT;
-			p->rx_flags = r->flags;
-			p->rx_tag = r->tag;
-			if (rt->ring)
-				rt->ring->nwatchers++;
-			tm_park(p, deadline);
-			if (rt->ring)
-				rt->ring->nwatchers--;
-			p->rx_flags = ~0u;	/* not parked in a receive */
-			break;
+			/*
+			 * Nothing: a receive without match flags or cursor
+			 * saw the kernel mailbox empty, unless a batch of ours
+			 * has yet to reach it.
+			 */
+			if (!(r->flags & ~(TERMITE_RECV_PEEK |
+					    TERMITE_RECV_AFTER)) && !r->cursor &&
+			    !tm_ring_sends_to(rt, p->id))
+				p->kn = false;
+			/* fall through */
 		case ETIMEDOUT:		/* it waited in the kernel */
-			tm_rx_done(p);
-			return -ETIMEDOUT;
 		case ENOMSG:
 			tm_rx_done(p);
-			return -ENOMSG;
+			return n;
 		case EINTR:
 			break;
 		default:
@@ -1395,63 +1606,183 @@ static struct tm_term tm_timed_out(const struct tm_term *dflt)
 	return tm_raise(tm_symbol("timeout"));
 }
 
+/* Ask the kernel for news of this scheduler's processes, now and then. */
+static void tm_tick(struct tm_rt *rt)
+{
+	uint64_t ids[TM_READY_MAX];
+	struct termite_ready rd;
+
+	if (++rt->lticks % TM_TICK_NEWS)
+		return;
+	memset(&rd, 0, sizeof(rd));
+	rd.ids = (uintptr_t)ids;
+	rd.count = TM_READY_MAX;
+	if (!ioctl(rt->fd, TERMITE_IOC_READY, &rd))
+		tm_wake_ids(rt, ids, rd.count);
+}
+
+/*
+ * A plain receive with messages in the local mailbox: move the kernel's
+ * behind them, in order (at most %TM_DRAIN_MAX at a time), so that what
+ * came from elsewhere is not starved.  Pending exit signals are raised.
+ */
+static void tm_drain(struct tm_proc *p)
+{
+	const struct termite_msghdr *h;
+	struct termite_recv r;
+	struct tm_arena a;
+	struct tm_lmsg *m;
+	int i, n;
+
+	for (i = 0; i < TM_DRAIN_MAX && p->kn; i++) {
+		memset(&r, 0, sizeof(r));
+		n = tm_rx(p, &r, 0);
+		if (n < 0)
+			return;
+		h = (void *)p->rx_buf;
+		tm_arena_init(&a, 0);
+		m = tm_arena_alloc(&a, sizeof(*m));
+		if (!m)
+			tm_fail("receive", ENOMEM);
+		m->t = tm_msg_term(&a, h, p->rx_buf + sizeof(*h));
+		m->tag = h->tag;
+		m->remote = !tm_tab_find(p->rt, h->from);
+		m->a = a;
+		tm_rx_done(p);
+		tm_lq_add(p, m);
+	}
+}
+
+/*
+ * Take the first message that passes the kernel filter @sel (flags
+ * TERMITE_MATCH_*, with its tag, kind and data) and @try (NULL: any), the
+ * local mailbox first (see "Local messages"), then the kernel's, waiting
+ * until @deadline (<0: forever, 0: not at all).  @try sees each message at
+ * most once.  Exit signals are raised here; a death notice ends the
+ * process.  Returns 0 with the message in *@out, or -ETIMEDOUT.
+ */
+static int tm_take(struct tm_proc *p, const struct termite_recv *sel,
+		   bool (*try)(const struct tm_term *, void *), void *ctx,
+		   int64_t deadline, struct tm_term *out)
+{
+	struct tm_rt *rt = p->rt;
+	bool plain = !try && !sel->flags;
+	uint32_t seen = p->lq ? p->lq->next->lseq - 1 : p->lseq;
+	const struct termite_msghdr *h;
+	struct tm_lmsg *prev, *m;
+	struct termite_recv r;
+	uint64_t cursor = 0, seq, from;
+	struct tm_term t;
+	bool park = false, kfail = false;
+	int n;
+
+	for (;;) {
+		/* 1. What the kernel has to say first. */
+		if (p->kn && !p->rx_spec && !park) {
+			if (plain && p->lq) {
+				tm_drain(p);
+			} else if (!plain) {
+				memset(&r, 0, sizeof(r));
+				r.flags = TERMITE_RECV_SEQ | TERMITE_RECV_PEEK;
+				tm_rx(p, &r, 0);	/* signals only */
+			}
+		}
+		/* 2. The local mailbox, from what this receive has not seen. */
+		if (p->lq && !p->rx_spec && !park) {
+			prev = p->lq;
+			do {
+				m = prev->next;
+				if ((int32_t)(m->lseq - seen) > 0) {
+					seen = m->lseq;
+					if ((!(sel->flags & TERMITE_MATCH_TAG) ||
+					     m->tag == sel->tag) &&
+					    (!try || try(&m->t, ctx))) {
+						*out = tm_lq_take(p, prev, m);
+						tm_tick(rt);
+						return 0;
+					}
+				}
+				prev = m;
+			} while (m != p->lq);
+		}
+		/*
+		 * 3. The kernel's mailbox: while it may hold something, or
+		 * waiting in it (@park) for a message from elsewhere.
+		 */
+		while (p->kn || p->rx_spec || park) {
+			r = *sel;
+			if (try) {
+				r.flags |= TERMITE_RECV_PEEK | TERMITE_RECV_AFTER;
+				r.cursor = cursor;
+			}
+			n = tm_rx(p, &r, park ? deadline : 0);
+			if (n == -ETIMEDOUT)
+				return n;
+			if (n < 0) {
+				kfail = park;
+				park = false;
+				break;
+			}
+			park = false;
+			h = (void *)p->rx_buf;
+			seq = h->seq;
+			from = h->from;
+			t = tm_msg_term(tm_heap(), h, p->rx_buf + sizeof(*h));
+			tm_rx_done(p);
+			if (try) {
+				cursor = seq;
+				if (!try(&t, ctx))
+					continue;
+				memset(&r, 0, sizeof(r));
+				r.flags = TERMITE_RECV_SEQ;
+				r.cursor = seq;
+				if (tm_rx(p, &r, 0) < 0)
+					continue;	/* a handler took it */
+				tm_rx_done(p);
+			}
+			p->remote = !tm_tab_find(rt, from);
+			*out = t;
+			return 0;
+		}
+		if (!deadline || (deadline > 0 && tm_now() >= deadline))
+			return -ETIMEDOUT;
+		/*
+		 * 4. Wait: in the kernel (io_uring) if the last message came
+		 * from another port; else for a local message, news from
+		 * READY, or the deadline.
+		 */
+		if (rt->ring && p->remote && !p->lq && !kfail &&
+		    rt->ring->nparked < tm_node.park_max) {
+			park = true;
+			continue;
+		}
+		p->rx_flags = try ? sel->flags | TERMITE_RECV_PEEK : sel->flags;
+		p->rx_tag = sel->tag;
+		if (rt->ring)
+			rt->ring->nwatchers++;
+		tm_park(p, deadline);
+		if (rt->ring)
+			rt->ring->nwatchers--;
+		p->rx_flags = ~0u;	/* not parked in a receive */
+		kfail = false;
+	}
+}
+
 struct tm_term tm_recv_for(int64_t timeout, const struct tm_term *dflt)
 {
 	struct tm_proc *p = tm_must();
-	struct termite_recv r;
+	struct termite_recv none;
 	struct tm_term t;
 
-	memset(&r, 0, sizeof(r));
-	if (tm_rx(p, &r, tm_deadline(timeout)) < 0)
+	memset(&none, 0, sizeof(none));
+	if (tm_take(p, &none, NULL, NULL, tm_deadline(timeout), &t))
 		return tm_timed_out(dflt);
-	t = tm_msg_term((void *)p->rx_buf,
-			p->rx_buf + sizeof(struct termite_msghdr));
-	tm_rx_done(p);
 	return t;
 }
 
 struct tm_term tm_recv(void)
 {
 	return tm_recv_for(TM_FOREVER, NULL);
-}
-
-/*
- * Walk the mailbox from the oldest message; @try decides on each message
- * (decoded); returns true to take it.  -ETIMEDOUT after @timeout.
- */
-static int tm_walk(struct tm_proc *p, const struct termite_recv *filter,
-		   bool (*try)(const struct tm_term *, void *), void *ctx,
-		   int64_t timeout, struct tm_term *out)
-{
-	int64_t deadline = tm_deadline(timeout);
-	const struct termite_msghdr *h;
-	struct termite_recv r;
-	struct tm_term t;
-	uint64_t cursor = 0, seq;
-
-	for (;;) {
-		r = *filter;
-		r.flags |= TERMITE_RECV_PEEK | TERMITE_RECV_AFTER;
-		r.cursor = cursor;
-		if (tm_rx(p, &r, deadline) < 0)
-			return -ETIMEDOUT;
-		h = (void *)p->rx_buf;	/* it may have grown */
-		seq = h->seq;
-		t = tm_msg_term(h, p->rx_buf + sizeof(*h));
-		tm_rx_done(p);
-		if (try(&t, ctx)) {
-			memset(&r, 0, sizeof(r));
-			r.flags = TERMITE_RECV_SEQ;
-			r.cursor = seq;
-			if (tm_rx(p, &r, 0) >= 0) {
-				tm_rx_done(p);
-				*out = t;
-				return 0;
-			}
-			/* Taken by a signal handler's receive: go on. */
-		}
-		cursor = seq;
-	}
 }
 
 struct pred_ctx {
@@ -1475,7 +1806,7 @@ struct tm_term tm_recv_if(tm_pred_fn pred, void *ctx, int64_t timeout,
 	struct tm_term t;
 
 	memset(&none, 0, sizeof(none));
-	if (tm_walk(p, &none, tm_try_pred, &pc, timeout, &t))
+	if (tm_take(p, &none, tm_try_pred, &pc, tm_deadline(timeout), &t))
 		return tm_timed_out(dflt);
 	return t;
 }
@@ -1558,7 +1889,8 @@ int tm_recv_match(const struct tm_clause *clauses, size_t n,
 		memcpy(filter.data, pf.data, 8);
 		memcpy(filter.mask, pf.mask, 8);
 	}
-	if (tm_walk(p, &filter, tm_try_clauses, &mc, timeout, &t))
+	if (tm_take(p, &filter, tm_try_clauses, &mc, tm_deadline(timeout),
+		    &t))
 		return -1;
 	if (msg)
 		*msg = t;
@@ -1575,7 +1907,7 @@ struct tm_term tm_make_tag(void)
 	tm_flush(p);
 	if (ioctl(p->rt->fd, TERMITE_IOC_MAKE_TAG, &t))
 		tm_fail("make-tag", errno);
-	return tm_ref_term(t.tag, TM_REF_TAG);
+	return tm_ref_term(tm_heap(), t.tag, TM_REF_TAG);
 }
 
 struct tm_term tm_call(struct tm_term pid, struct tm_term msg,
@@ -1591,11 +1923,8 @@ struct tm_term tm_call(struct tm_term pid, struct tm_term msg,
 	memset(&r, 0, sizeof(r));
 	r.flags = TERMITE_MATCH_TAG;
 	r.tag = tm_ref_id(&tag, TM_REF_TAG);
-	if (tm_rx(p, &r, tm_deadline(timeout)) < 0)
+	if (tm_take(p, &r, NULL, NULL, tm_deadline(timeout), &t))
 		return tm_timed_out(dflt);
-	t = tm_msg_term((void *)p->rx_buf,
-			p->rx_buf + sizeof(struct termite_msghdr));
-	tm_rx_done(p);
 	if (tm_is(&t, TM_SEQUENCE) && tm_count(&t) == 2)
 		return *tm_item(&t, 1);
 	return t;
@@ -1620,6 +1949,7 @@ static void tm_link_op(struct tm_term pid, unsigned long cmd, uint32_t flags)
 	tm_flush(p);
 	if (ioctl(p->rt->fd, cmd, &l))
 		tm_fail(cmd == TERMITE_IOC_LINK ? "link" : "unlink", errno);
+	p->kn = true;	/* a dead peer's NOPROC may be queued already */
 }
 
 void tm_link(struct tm_term pid)
@@ -1653,7 +1983,8 @@ struct tm_term tm_monitor(struct tm_term pid)
 	tm_flush(p);
 	if (ioctl(p->rt->fd, TERMITE_IOC_MONITOR, &m))
 		tm_fail("monitor", errno);
-	return tm_ref_term(m.ref, TM_REF_TAG);
+	p->kn = true;	/* a dead peer's DOWN may be queued already */
+	return tm_ref_term(tm_heap(), m.ref, TM_REF_TAG);
 }
 
 void tm_demonitor(struct tm_term ref)
@@ -1710,7 +2041,9 @@ static void tm_signal_op(struct tm_proc *p, uint64_t to, uint32_t code,
 	ex.buf = (uintptr_t)buf;
 	ex.len = len;
 	tm_flush(p);
-	if (ioctl(p->rt->fd, TERMITE_IOC_SIGNAL, &ex) && errno != ESRCH)
+	if (!ioctl(p->rt->fd, TERMITE_IOC_SIGNAL, &ex))
+		tm_kernel_news(p, to);
+	else if (errno != ESRCH)
 		tm_fail("exit signal", errno);
 }
 
@@ -1846,6 +2179,7 @@ struct tm_term tm_whereis(const char *name)
 /* Free a process whose fiber has ended or never ran. */
 static void tm_proc_free(struct tm_proc *p)
 {
+	tm_lq_free(p);
 	tm_arena_fini(&p->heap);
 	free(p);
 	if (atomic_fetch_sub(&tm_node.live, 1) == 1) {

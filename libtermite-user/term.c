@@ -476,7 +476,8 @@ static void *cp_alloc(struct copier *c, size_t size)
 {
 	void *p;
 
-	size = (size + 7) & ~(size_t)7;
+	/* As tm_arena_alloc() counts it: an empty array takes 8 bytes too. */
+	size = size ? (size + 7) & ~(size_t)7 : 8;
 	if (c->sizing) {
 		c->need += size;
 		return NULL;
@@ -561,6 +562,53 @@ struct tm_term tm_copy(struct tm_arena *a, const struct tm_term *t)
 
 	err = cp_term(&c, t, &out, 0);
 	return err ? tm_invalid(err) : out;
+}
+
+int tm__copy_size(const struct tm_term *t, size_t *size)
+{
+	struct copier c = { .sizing = true };
+	int err = cp_term(&c, t, &(struct tm_term){ 0 }, 0);
+
+	*size = c.need;
+	return err;
+}
+
+int tm__arena_reserve(struct tm_arena *a, size_t size)
+{
+	struct tm_chunk *c;
+
+	size = (size + 7) & ~(size_t)7;
+	if (!size || size > SIZE_MAX / 2)
+		return TM_ENOMEM;
+	c = malloc(sizeof(*c) + size);
+	if (!c)
+		return TM_ENOMEM;
+	c->next = a->chunk;
+	c->size = size;
+	c->used = 0;
+	a->chunk = c;
+	return 0;
+}
+
+void tm__arena_merge(struct tm_arena *to, struct tm_arena *from)
+{
+	struct tm_chunk *c = from->chunk, *last;
+
+	if (!c)
+		return;
+	for (last = c; last->next; last = last->next)
+		;
+	if (to->chunk) {
+		/* @to's current chunk stays the one it allocates from. */
+		last->next = to->chunk->next;
+		to->chunk->next = c;
+	} else {
+		last->next = NULL;
+		to->chunk = c;
+	}
+	to->used += from->used;
+	from->chunk = NULL;
+	from->used = 0;
 }
 
 struct tm_term *tm_clone(const struct tm_term *t)

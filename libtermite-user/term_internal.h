@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1-or-later OR MIT) */
 /*
  * Private helpers shared by the term layer's source files (term.c,
- * preserves.c, text.c, pattern.c): the byte sink the encoder writes to,
- * UTF-8 checking, varints and the text reader used by the pattern parser.
+ * preserves.c, text.c, pattern.c) and proc.c: the byte sink the encoder
+ * writes to, UTF-8 checking, varints, the text reader used by the pattern
+ * parser, and the arena helpers of messages between local processes.
  * Not installed; not part of the API.
  */
 #ifndef TERMITE_TERM_INTERNAL_H
@@ -11,6 +12,17 @@
 #include <string.h>
 
 #include "term.h"
+
+/*
+ * Arenas for messages between processes of one scheduler (proc.c): the
+ * bytes tm_copy() of @t takes from an arena (an error for an invalid
+ * term); one more chunk of @size bytes, so that that much allocation
+ * needs no malloc(); moving every chunk of @from into @to, whose current
+ * chunk stays current (@from is left empty).
+ */
+int tm__copy_size(const struct tm_term *t, size_t *size);
+int tm__arena_reserve(struct tm_arena *a, size_t size);
+void tm__arena_merge(struct tm_arena *to, struct tm_arena *from);
 
 /* Binary syntax tags, Preserves 0.996 (https://preserves.dev/preserves-binary.html). */
 #define TAG_FALSE	0x80

@@ -1,16 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The libtermite-user suites (paper_test, runtime_test, behaviour_test)
-# again, with TERMITE_URING=0: schedulers then use the ioctl interface
-# (READY, poll(), one ioctl per send and receive) instead of io_uring, the
-# path taken on kernels or modules without io_uring commands.  Their TAP
-# results are renumbered into one plan.
+# The libtermite-user suites (paper_test, runtime_test, behaviour_test,
+# local_test) again, with TERMITE_URING=0: schedulers then use the ioctl
+# interface (READY, poll(), one ioctl per send and receive) instead of
+# io_uring, the path taken on kernels or modules without io_uring
+# commands.  Their TAP results are renumbered into one plan.
 set -u
 cd "$(dirname "$0")/../.."
 export TERMITE_URING=0
 n=0
-for t in paper_test runtime_test behaviour_test; do
+for t in paper_test runtime_test behaviour_test local_test; do
 	prog=build/selftests/$t
 	if [ ! -x "$prog" ]; then
 		n=$((n + 1))
