@@ -219,8 +219,6 @@ void tm_actor_put(struct tm_actor *a)
 {
 	if (!refcount_dec_and_test(&a->ref))
 		return;
-	if (a->dead_msg)
-		tm_msg_put(a->dead_msg);
 	call_rcu(&a->rcu, tm_actor_free_rcu);
 }
 
@@ -228,17 +226,22 @@ void tm_actor_put(struct tm_actor *a)
  * tm_actor_unpublish() - make a dead actor GONE and forget its id
  * @a: the actor; its links, monitors and name are already gone
  *
- * Called at most once per actor, with its universe's topo_lock held or by
- * the owner reaping its zombie.
+ * Called at most once per actor, with its universe's topo_lock held.  A
+ * zombie's death notice, if still unread, goes with it.
  */
 void tm_actor_unpublish(struct tm_actor *a)
 {
 	struct tm_port *port = a->port;
+	struct tm_reason *r;
 	LIST_HEAD(flushed);
 
+	lockdep_assert_held(&port->uni->topo_lock);
 	spin_lock(&a->lock);
 	a->state = TM_GONE;
 	a->events++;
+	a->notice = false;
+	r = a->death_reason;
+	a->death_reason = NULL;
 	tm_flush_locked(a, &flushed);
 	spin_lock(&port->lock);
 	list_del(&a->port_node);
@@ -249,8 +252,10 @@ void tm_actor_unpublish(struct tm_actor *a)
 	spin_unlock(&a->lock);
 	wake_up_all(&a->recv_wq);
 	tm_free_list(&flushed);
+	if (r)
+		tm_reason_put(r);
 
-	rhashtable_remove_fast(&a->uni->actors, &a->hnode, tm_actor_params);
+	rhashtable_remove_fast(&port->uni->actors, &a->hnode, tm_actor_params);
 	tm_actor_put(a);
 }
 
@@ -281,33 +286,24 @@ int tm_ioc_spawn(struct tm_port *port, struct tm_call *c)
 	a = kmem_cache_zalloc(tm_actor_cache, GFP_KERNEL);
 	if (!a)
 		return -ENOMEM;
-	a->dead_msg = tm_msg_alloc(0, GFP_KERNEL_ACCOUNT);
-	if (!a->dead_msg) {
-		err = -ENOMEM;
-		goto out_free;
-	}
 	a->id = tm_new_id();
 	refcount_set(&a->ref, 1);
-	a->uni = port->uni;
+	spin_lock_init(&a->lock);
 	a->port = port;
 	INIT_LIST_HEAD(&a->ready_node);
-	spin_lock_init(&a->lock);
 	a->state = TM_ALIVE;
 	a->mode = sp.mode;
 	INIT_LIST_HEAD(&a->mbox);
 	INIT_LIST_HEAD(&a->sigq);
 	a->next_seq = 1;
 	init_waitqueue_head(&a->recv_wq);
-	INIT_LIST_HEAD(&a->links);
-	INIT_LIST_HEAD(&a->monitors);
-	INIT_LIST_HEAD(&a->watchers);
 	INIT_LIST_HEAD(&a->death_node);
 
 	spin_lock(&port->lock);
 	if (port->nactors >= READ_ONCE(tm_max_actors)) {
 		spin_unlock(&port->lock);
 		err = -ENOSPC;
-		goto out_msg;
+		goto out_free;
 	}
 	port->nactors++;
 	list_add_tail(&a->port_node, &port->actors);
@@ -335,8 +331,6 @@ out_unlist:
 	port->nactors--;
 	spin_unlock(&port->lock);
 	mutex_unlock(&port->uni->topo_lock);
-out_msg:
-	tm_msg_put(a->dead_msg);
 out_free:
 	kmem_cache_free(tm_actor_cache, a);
 	return err;
@@ -357,7 +351,7 @@ int tm_ioc_setopt(struct tm_port *port, struct tm_call *c)
 	if (IS_ERR(a))
 		return PTR_ERR(a);
 	/* The topo_lock orders a mode change against deliveries of signals. */
-	mutex_lock(&a->uni->topo_lock);
+	mutex_lock(&port->uni->topo_lock);
 	spin_lock(&a->lock);
 	if (a->state != TM_ALIVE) {
 		err = a->state == TM_DEAD ? -EOWNERDEAD : -ENOENT;
@@ -366,7 +360,7 @@ int tm_ioc_setopt(struct tm_port *port, struct tm_call *c)
 		a->mode = so.value;
 	}
 	spin_unlock(&a->lock);
-	mutex_unlock(&a->uni->topo_lock);
+	mutex_unlock(&port->uni->topo_lock);
 	tm_actor_put(a);
 	if (err)
 		return err;

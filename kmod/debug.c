@@ -53,29 +53,34 @@ static const char *const tm_mode_names[] = {
 	[TERMITE_MODE_DIE] = "die",
 };
 
+/* Called with @a's universe's topo_lock held. */
 static void tm_show_actor(struct seq_file *m, struct tm_actor *a)
 {
+	struct tm_topo *t = a->topo;
 	struct tm_link_end *e;
 	struct tm_monitor *mon;
 
 	spin_lock(&a->lock);
+	/* A zombie's death notice counts as the signal it stands for. */
 	seq_printf(m, "  actor %016llx %s mode=%s queue=%u signals=%u",
 		   a->id, tm_state_names[a->state], tm_mode_names[a->mode],
-		   a->qlen, a->nsig);
+		   a->qlen, a->nsig + a->notice);
 	spin_unlock(&a->lock);
-	if (a->name)
-		seq_printf(m, " name=%s", a->name->name);
+	if (t && t->name)
+		seq_printf(m, " name=%s", t->name->name);
 	seq_puts(m, "\n");
-	list_for_each_entry(e, &a->links, node) {
+	if (!t)
+		return;
+	list_for_each_entry(e, &t->links, node) {
 		struct tm_link_end *o = &e->link->end[!e->idx];
 
 		seq_printf(m, "    link %s%s %016llx\n", o->sig ? ">" : "",
 			   e->sig ? "<" : "", o->actor->id);
 	}
-	list_for_each_entry(mon, &a->monitors, w_node)
+	list_for_each_entry(mon, &t->monitors, w_node)
 		seq_printf(m, "    monitors %016llx ref %016llx\n",
 			   mon->target->id, mon->ref);
-	list_for_each_entry(mon, &a->watchers, t_node)
+	list_for_each_entry(mon, &t->watchers, t_node)
 		seq_printf(m, "    monitored-by %016llx ref %016llx\n",
 			   mon->watcher->id, mon->ref);
 }

@@ -25,8 +25,14 @@
  * the reason KILLED.
  *
  * An actor that dies by anything but its own EXIT while its port is open
- * stays as a zombie (DEAD) with its death notice queued; the owner's next
- * receive returns the notice and reaps it.
+ * stays as a zombie (DEAD) that keeps its reason; the owner's next receive
+ * returns its death notice, made then from the zombie's id and reason, and
+ * reaps it.  So a death allocates nothing for the notice either.
+ *
+ * An actor's lists of links and monitors and its name live in a &struct
+ * tm_topo that LINK, MONITOR and REGISTER allocate (they may fail with
+ * -ENOMEM) for both actors concerned the first time one needs it; the
+ * actor's death frees it.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -139,7 +145,7 @@ bool tm_may_signal(const struct tm_port *port, const struct tm_actor *target)
 static void tm_doom(struct list_head *work, struct tm_actor *a,
 		    struct tm_reason *r, bool zombie)
 {
-	lockdep_assert_held(&a->uni->topo_lock);
+	lockdep_assert_held(&a->port->uni->topo_lock);
 	if (a->state != TM_ALIVE || a->death_reason)
 		return;
 	a->death_reason = tm_reason_get(r);
@@ -203,9 +209,9 @@ static void tm_link_remove(struct tm_link *l)
 
 	for (i = 0; i < 2; i++) {
 		list_del(&l->end[i].node);
-		l->end[i].actor->nlinks--;
+		l->end[i].actor->topo->nlinks--;
 	}
-	l->end[l->creator].actor->nowned--;
+	l->end[l->creator].actor->topo->nowned--;
 }
 
 static void tm_monitor_free(struct tm_monitor *mon)
@@ -221,7 +227,7 @@ static void tm_monitor_remove(struct tm_monitor *mon)
 {
 	list_del(&mon->w_node);
 	list_del(&mon->t_node);
-	mon->watcher->nowned--;
+	mon->watcher->topo->nowned--;
 }
 
 /* Queue @mon's DOWN for its watcher and free the monitor. */
@@ -243,29 +249,68 @@ static void tm_monitor_fire(struct tm_monitor *mon, struct tm_reason *r)
 	tm_monitor_free(mon);
 }
 
-/* Mark @a dead, flush it, and leave its death notice if it stays a zombie. */
-static void tm_mark_dead(struct tm_actor *a, struct tm_reason *r, bool zombie)
+/*
+ * Mark @a dead and flush it.  If it stays a zombie, its death notice is
+ * due: it is made from @a->death_reason when received (tm_recv_try()).
+ */
+static void tm_mark_dead(struct tm_actor *a, bool zombie)
 {
 	LIST_HEAD(flushed);
 
 	spin_lock(&a->lock);
 	a->state = TM_DEAD;
 	tm_flush_locked(a, &flushed);
+	a->events++;
 	if (zombie) {
-		struct tm_msg *m = a->dead_msg;
-
-		a->dead_msg = NULL;
-		tm_msg_set_reason(m, TERMITE_KIND_EXIT, a->id, 0, r);
-		m->flags = TERMITE_MSG_DEAD;
-		tm_enqueue_locked(a, m, true);
-	} else {
-		a->events++;
-		wake_up_all(&a->recv_wq);
+		a->notice = true;
+		tm_port_mark_ready(a->port, a);
 	}
+	wake_up_all(&a->recv_wq);
 	spin_unlock(&a->lock);
 	tm_free_list(&flushed);
 	if (wq_has_sleeper(&a->port->space_wq))
 		wake_up_all(&a->port->space_wq);
+}
+
+/*
+ * @a is dying of @r: drop its name, fire its links and monitors (peers that
+ * must die too join @work), and free its &struct tm_topo.
+ */
+static void tm_cut_ties(struct list_head *work, struct tm_actor *a,
+			struct tm_reason *r)
+{
+	struct tm_topo *t = a->topo;
+	struct tm_link_end *e, *etmp;
+	struct tm_monitor *mon, *mtmp;
+	struct tm_reason *why;
+
+	if (!t)
+		return;
+	tm_name_drop(a);
+
+	list_for_each_entry_safe(e, etmp, &t->links, node) {
+		struct tm_link_end *o = &e->link->end[!e->idx];
+		struct tm_msg *m = o->sig;
+
+		tm_link_remove(e->link);
+		if (m) {
+			o->sig = NULL;
+			why = NULL;
+			if (tm_signal(o->actor, m, a->id, r, &why))
+				tm_doom(work, o->actor, why, true);
+		}
+		tm_link_free(e->link);
+	}
+	list_for_each_entry_safe(mon, mtmp, &t->watchers, t_node) {
+		tm_monitor_remove(mon);
+		tm_monitor_fire(mon, r);
+	}
+	list_for_each_entry_safe(mon, mtmp, &t->monitors, w_node) {
+		tm_monitor_remove(mon);
+		tm_monitor_free(mon);
+	}
+	WRITE_ONCE(a->topo, NULL);
+	kfree(t);
 }
 
 /*
@@ -275,9 +320,7 @@ static void tm_mark_dead(struct tm_actor *a, struct tm_reason *r, bool zombie)
 static void tm_run_deaths(struct tm_universe *uni, struct list_head *work)
 {
 	struct tm_actor *a;
-	struct tm_link_end *e, *etmp;
-	struct tm_monitor *mon, *mtmp;
-	struct tm_reason *r, *why;
+	struct tm_reason *r;
 
 	lockdep_assert_held(&uni->topo_lock);
 	while (!list_empty(work)) {
@@ -285,46 +328,25 @@ static void tm_run_deaths(struct tm_universe *uni, struct list_head *work)
 		list_del_init(&a->death_node);
 		r = a->death_reason;
 
-		tm_mark_dead(a, r, a->death_zombie);
-		tm_name_drop(a);
-
-		list_for_each_entry_safe(e, etmp, &a->links, node) {
-			struct tm_link_end *o = &e->link->end[!e->idx];
-			struct tm_msg *m = o->sig;
-
-			tm_link_remove(e->link);
-			if (m) {
-				o->sig = NULL;
-				why = NULL;
-				if (tm_signal(o->actor, m, a->id, r, &why))
-					tm_doom(work, o->actor, why, true);
-			}
-			tm_link_free(e->link);
-		}
-		list_for_each_entry_safe(mon, mtmp, &a->watchers, t_node) {
-			tm_monitor_remove(mon);
-			tm_monitor_fire(mon, r);
-		}
-		list_for_each_entry_safe(mon, mtmp, &a->monitors, w_node) {
-			tm_monitor_remove(mon);
-			tm_monitor_free(mon);
-		}
-
-		a->death_reason = NULL;
-		if (!a->death_zombie)
+		tm_mark_dead(a, a->death_zombie);
+		tm_cut_ties(work, a, r);
+		/* A zombie keeps its reason, for its death notice. */
+		if (!a->death_zombie) {
+			a->death_reason = NULL;
 			tm_actor_unpublish(a);
-		tm_reason_put(r);
+			tm_reason_put(r);
+		}
 		cond_resched();
 	}
 }
 
 /**
  * tm_reap_zombie() - forget a zombie whose death notice was received
- * @a: the actor, pinned by the caller
+ * @a: the actor, pinned by the caller, which also holds its port
  */
 void tm_reap_zombie(struct tm_actor *a)
 {
-	struct tm_universe *uni = a->uni;
+	struct tm_universe *uni = a->port->uni;
 
 	mutex_lock(&uni->topo_lock);
 	if (a->state == TM_DEAD)
@@ -372,16 +394,69 @@ static struct tm_link_end *tm_link_find(struct tm_actor *a, struct tm_actor *b)
 {
 	struct tm_link_end *e;
 
-	if (a->nlinks <= b->nlinks) {
-		list_for_each_entry(e, &a->links, node)
+	if (!a->topo || !b->topo)
+		return NULL;
+	if (a->topo->nlinks <= b->topo->nlinks) {
+		list_for_each_entry(e, &a->topo->links, node)
 			if (e->link->end[!e->idx].actor == b)
 				return e;
 	} else {
-		list_for_each_entry(e, &b->links, node)
+		list_for_each_entry(e, &b->topo->links, node)
 			if (e->link->end[!e->idx].actor == a)
 				return &e->link->end[!e->idx];
 	}
 	return NULL;
+}
+
+/**
+ * tm_topo_prepare() - allocate @a's &struct tm_topo if it has none yet
+ * @a: an actor, pinned
+ * @spare: set to the new one, to be given to tm_topo_install() under the
+ *	topo_lock, or to NULL if @a has one already
+ *
+ * Called without the topo_lock, before an operation that will need it.
+ * An actor gets its tm_topo once and loses it only when it dies, so if @a
+ * has none when the caller has taken the topo_lock and found it alive,
+ * *@spare holds one.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int tm_topo_prepare(struct tm_actor *a, struct tm_topo **spare)
+{
+	struct tm_topo *t;
+
+	*spare = NULL;
+	if (READ_ONCE(a->topo))
+		return 0;
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&t->links);
+	INIT_LIST_HEAD(&t->monitors);
+	INIT_LIST_HEAD(&t->watchers);
+	*spare = t;
+	return 0;
+}
+
+/**
+ * tm_topo_install() - give @a its &struct tm_topo if it has none yet
+ * @a: an ALIVE actor; the topo_lock is held
+ * @spare: what tm_topo_prepare() made for @a; taken if used, else left
+ *	for the caller to kfree()
+ */
+void tm_topo_install(struct tm_actor *a, struct tm_topo **spare)
+{
+	lockdep_assert_held(&a->port->uni->topo_lock);
+	if (a->topo)
+		return;
+	WRITE_ONCE(a->topo, *spare);
+	*spare = NULL;
+}
+
+/* Links created plus monitors held by @a; the topo_lock is held. */
+static u32 tm_nowned(const struct tm_actor *a)
+{
+	return a->topo ? a->topo->nowned : 0;
 }
 
 static int tm_check_link(const struct termite_link *lk)
@@ -419,6 +494,7 @@ static int tm_link_add(struct tm_port *port, struct termite_link *lk)
 {
 	struct tm_universe *uni = port->uni;
 	struct tm_msg *sig_to = NULL, *sig_from = NULL;
+	struct tm_topo *topo_a = NULL, *topo_b = NULL;
 	struct tm_link_end *mine, *theirs;
 	struct tm_actor *a, *b;
 	struct tm_link *nl;
@@ -427,10 +503,11 @@ static int tm_link_add(struct tm_port *port, struct termite_link *lk)
 	a = tm_own_actor(port, lk->actor);
 	if (IS_ERR(a))
 		return PTR_ERR(a);
+	b = tm_actor_lookup(uni, lk->peer);
 	err = -ENOMEM;
 	nl = kzalloc(sizeof(*nl), GFP_KERNEL_ACCOUNT);
 	if (!nl)
-		goto out_a;
+		goto out_put;
 	/* sig_to goes to the peer when @a dies, sig_from to @a. */
 	if (lk->flags & TERMITE_LINK_TO) {
 		sig_to = tm_msg_alloc(0, GFP_KERNEL_ACCOUNT);
@@ -442,8 +519,12 @@ static int tm_link_add(struct tm_port *port, struct termite_link *lk)
 		if (!sig_from)
 			goto out_free;
 	}
+	err = tm_topo_prepare(a, &topo_a);
+	if (!err && b)
+		err = tm_topo_prepare(b, &topo_b);
+	if (err)
+		goto out_free;
 
-	b = tm_actor_lookup(uni, lk->peer);
 	mutex_lock(&uni->topo_lock);
 	if (a->state != TM_ALIVE) {
 		err = tm_not_alive(a);
@@ -464,18 +545,22 @@ static int tm_link_add(struct tm_port *port, struct termite_link *lk)
 	mine = tm_link_find(a, b);
 	if (!mine) {
 		err = -EMLINK;
-		if (a->nowned >= READ_ONCE(tm_max_links))
+		if (tm_nowned(a) >= READ_ONCE(tm_max_links))
 			goto out_unlock;
-		a->nowned++;
+		tm_topo_install(a, &topo_a);
+		tm_topo_install(b, &topo_b);
+		a->topo->nowned++;
 		nl->creator = 0;
 		nl->end[0].actor = a;
 		nl->end[1].actor = b;
 		for (i = 0; i < 2; i++) {
+			struct tm_topo *t = nl->end[i].actor->topo;
+
 			nl->end[i].link = nl;
 			nl->end[i].idx = i;
 			refcount_inc(&nl->end[i].actor->ref);
-			list_add_tail(&nl->end[i].node, &nl->end[i].actor->links);
-			nl->end[i].actor->nlinks++;
+			list_add_tail(&nl->end[i].node, &t->links);
+			t->nlinks++;
 		}
 		mine = &nl->end[0];
 		nl = NULL;
@@ -488,15 +573,17 @@ static int tm_link_add(struct tm_port *port, struct termite_link *lk)
 	err = 0;
 out_unlock:
 	mutex_unlock(&uni->topo_lock);
-	if (b)
-		tm_actor_put(b);
 out_free:
 	if (sig_to)
 		tm_msg_put(sig_to);
 	if (sig_from)
 		tm_msg_put(sig_from);
+	kfree(topo_a);
+	kfree(topo_b);
 	kfree(nl);
-out_a:
+out_put:
+	if (b)
+		tm_actor_put(b);
 	tm_actor_put(a);
 	return err;
 }
@@ -562,9 +649,10 @@ int tm_ioc_monitor(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
 	struct termite_monitor *mop = c->arg, mo = *mop;
+	struct tm_topo *topo_a = NULL, *topo_b = NULL;
 	struct tm_monitor *mon;
+	struct tm_msg *down = NULL;
 	struct tm_actor *a, *b;
-	struct tm_msg *down;
 	int err;
 
 	if (mo.flags || mo.reserved0 ||
@@ -575,23 +663,26 @@ int tm_ioc_monitor(struct tm_port *port, struct tm_call *c)
 	a = tm_own_actor(port, mo.actor);
 	if (IS_ERR(a))
 		return PTR_ERR(a);
+	b = tm_actor_lookup(uni, mo.peer);
 	err = -ENOMEM;
 	mon = kzalloc(sizeof(*mon), GFP_KERNEL_ACCOUNT);
 	if (!mon)
-		goto out_a;
+		goto out_free;
 	down = tm_msg_alloc(0, GFP_KERNEL_ACCOUNT);
 	if (!down)
-		goto out_mon;
+		goto out_free;
+	err = tm_topo_prepare(a, &topo_a);
+	if (!err && b)
+		err = tm_topo_prepare(b, &topo_b);
+	if (err)
+		goto out_free;
 	mo.ref = tm_new_id();
 	/* Tell the reference first, so a fault leaves nothing behind. */
 	err = -EFAULT;
 	mop->ref = mo.ref;
-	if (tm_call_out(c, sizeof(*mop), mo.ref)) {
-		tm_msg_put(down);
-		goto out_mon;
-	}
+	if (tm_call_out(c, sizeof(*mop), mo.ref))
+		goto out_free;
 
-	b = tm_actor_lookup(uni, mo.peer);
 	mutex_lock(&uni->topo_lock);
 	if (a->state != TM_ALIVE) {
 		err = tm_not_alive(a);
@@ -609,29 +700,32 @@ int tm_ioc_monitor(struct tm_port *port, struct tm_call *c)
 		goto out_unlock;
 	}
 	err = -EMLINK;
-	if (a->nowned >= READ_ONCE(tm_max_links))
+	if (tm_nowned(a) >= READ_ONCE(tm_max_links))
 		goto out_unlock;
+	tm_topo_install(a, &topo_a);
+	tm_topo_install(b, &topo_b);
 	mon->ref = mo.ref;
 	mon->down = down;
 	mon->watcher = a;
 	mon->target = b;
 	refcount_inc(&a->ref);
 	refcount_inc(&b->ref);
-	list_add_tail(&mon->w_node, &a->monitors);
-	list_add_tail(&mon->t_node, &b->watchers);
-	a->nowned++;
+	list_add_tail(&mon->w_node, &a->topo->monitors);
+	list_add_tail(&mon->t_node, &b->topo->watchers);
+	a->topo->nowned++;
 	mon = NULL;
 	down = NULL;
 	err = 0;
 out_unlock:
 	mutex_unlock(&uni->topo_lock);
-	if (b)
-		tm_actor_put(b);
+out_free:
 	if (down)
 		tm_msg_put(down);
-out_mon:
+	kfree(topo_a);
+	kfree(topo_b);
 	kfree(mon);
-out_a:
+	if (b)
+		tm_actor_put(b);
 	tm_actor_put(a);
 	return err;
 }
@@ -656,10 +750,12 @@ int tm_ioc_demonitor(struct tm_port *port, struct tm_call *c)
 		err = tm_not_alive(a);
 		goto out_unlock;
 	}
-	list_for_each_entry(mon, &a->monitors, w_node) {
-		if (mon->ref == mo.ref) {
-			found = mon;
-			break;
+	if (a->topo) {
+		list_for_each_entry(mon, &a->topo->monitors, w_node) {
+			if (mon->ref == mo.ref) {
+				found = mon;
+				break;
+			}
 		}
 	}
 	if (found)

@@ -140,78 +140,102 @@ struct tm_universe {
 enum tm_state { TM_ALIVE, TM_DEAD, TM_GONE };
 
 /**
- * struct tm_actor - a process: an id, a mailbox, links and monitors
- * @id: never 0, never reused (const)
- * @hnode: in @uni->actors while published
- * @ref: the publication holds one; so do links, monitors, ready entries
- *	being reported and in-flight operations
- * @rcu: frees the actor after RCU readers are done
- * @uni: its universe (const)
- * @port: its owner (const); valid while the actor is not GONE
- * @port_node: in @port->actors; protected by port->lock
- * @ready_node: in @port->ready when it has news; protected by port->lock
- * @lock: protects the fields down to @recv_wq
- * @state: &enum tm_state; written under @lock and the topo_lock
- * @mode: &enum termite_exit_mode
- * @mbox: ordinary messages, oldest first, seq increasing
- * @sigq: exit signals to raise, and the death notice
- * @qlen: messages on @mbox
- * @nsig: signals on @sigq
- * @next_seq: seq of the next message queued
- * @events: bumped whenever something is queued or the state changes
- * @mark_tag: the tag of the last MAKE_TAG naming this actor, or 0
- * @mark_seq: the seq the next message had at that MAKE_TAG
- * @mark_pos: first message queued since that MAKE_TAG, or NULL
- * @hint: a queued message at or before the last peek, or NULL
- * @recv_wq: receivers waiting for @events to change
- * @dead_msg: preallocated death notice; owned by the actor until used
- * @links: &struct tm_link of this actor; protected by the topo_lock
- * @monitors: monitors this actor holds; protected by the topo_lock
- * @watchers: monitors held on this actor; protected by the topo_lock
- * @nlinks: length of @links; protected by the topo_lock
- * @nowned: links it created plus monitors it holds, at most max_links;
- *	protected by the topo_lock.  Only these count, so that no stranger
- *	can use up an actor's limit.
- * @name: its registered name or NULL; protected by the topo_lock
- * @death_node: on a death work list; protected by the topo_lock
- * @death_reason: why it is dying, while on a work list (topo_lock)
- * @death_zombie: leave a zombie for its owner (topo_lock)
+ * struct tm_topo - an actor's links, monitors and name
+ * @links: &struct tm_link_end of this actor
+ * @monitors: monitors this actor holds
+ * @watchers: monitors held on this actor
+ * @nlinks: length of @links
+ * @nowned: links it created plus monitors it holds, at most max_links.
+ *	Only these count, so that no stranger can use up an actor's limit.
+ * @name: its registered name or NULL
+ *
+ * Most actors never link, monitor or register, so this is allocated by
+ * the first LINK, MONITOR or REGISTER that needs it (calls that may fail
+ * with -ENOMEM) and freed when the actor dies, which allocates nothing.
+ * Everything is protected by the universe's topo_lock.
  */
-struct tm_actor {
-	u64 id;
-	struct rhash_head hnode;
-	refcount_t ref;
-	struct rcu_head rcu;
-	struct tm_universe *uni;
-	struct tm_port *port;
-	struct list_head port_node;
-	struct list_head ready_node;
-
-	spinlock_t lock;
-	enum tm_state state;
-	u32 mode;
-	struct list_head mbox;
-	struct list_head sigq;
-	u32 qlen;
-	u32 nsig;
-	u64 next_seq;
-	u32 events;
-	u64 mark_tag;
-	u64 mark_seq;
-	struct tm_msg *mark_pos;
-	struct tm_msg *hint;
-	wait_queue_head_t recv_wq;
-	struct tm_msg *dead_msg;
-
+struct tm_topo {
 	struct list_head links;
 	struct list_head monitors;
 	struct list_head watchers;
 	u32 nlinks;
 	u32 nowned;
 	struct tm_name *name;
-	struct list_head death_node;
-	struct tm_reason *death_reason;
+};
+
+/**
+ * struct tm_actor - a process: an id, a mailbox, links and monitors
+ * @id: never 0, never reused (const)
+ * @hnode: in its universe's actors table while published
+ * @ref: the publication holds one; so do links, monitors, ready entries
+ *	being reported and in-flight operations
+ * @lock: protects the fields from @state down to @recv_wq, but for
+ *	@death_zombie
+ * @port: its owner (const); valid while the actor is not GONE, and for
+ *	as long as the caller holds the port otherwise.  Its universe is
+ *	@port->uni.
+ * @port_node: in @port->actors; protected by port->lock
+ * @ready_node: in @port->ready when it has news; protected by port->lock
+ * @state: &enum tm_state; written under @lock and the topo_lock
+ * @mode: &enum termite_exit_mode
+ * @notice: a zombie's death notice waits for its owner.  The notice is
+ *	made when it is received, from @id and @death_reason; nothing is
+ *	queued for it.
+ * @death_zombie: leave a zombie for its owner (topo_lock)
+ * @events: bumped whenever something is queued or the state changes
+ * @mbox: ordinary messages, oldest first, seq increasing
+ * @sigq: exit signals to raise
+ * @qlen: messages on @mbox
+ * @nsig: signals on @sigq
+ * @next_seq: seq of the next message queued
+ * @mark_tag: the tag of the last MAKE_TAG naming this actor, or 0
+ * @mark_seq: the seq the next message had at that MAKE_TAG
+ * @mark_pos: first message queued since that MAKE_TAG, or NULL
+ * @hint: a queued message at or before the last peek, or NULL
+ * @recv_wq: receivers waiting for @events to change
+ * @topo: its links, monitors and name, or NULL while it has had none;
+ *	protected by the topo_lock
+ * @death_node: on a death work list; protected by the topo_lock
+ * @rcu: frees the actor after RCU readers are done; shares the space of
+ *	@death_node, which is unused by then
+ * @death_reason: why it is dying, while on a work list, and why it died
+ *	while it is a zombie; protected by the topo_lock.  A zombie's stays
+ *	until it is unpublished, which clears it under @lock too, so a
+ *	receiver may read it under @lock while @notice is set.
+ *
+ * The fields are ordered to leave no holes: every actor costs its size.
+ */
+struct tm_actor {
+	u64 id;
+	struct rhash_head hnode;
+	refcount_t ref;
+	spinlock_t lock;
+	struct tm_port *port;
+	struct list_head port_node;
+	struct list_head ready_node;
+
+	u8 state;
+	u8 mode;
+	bool notice;
 	bool death_zombie;
+	u32 events;
+	struct list_head mbox;
+	struct list_head sigq;
+	u32 qlen;
+	u32 nsig;
+	u64 next_seq;
+	u64 mark_tag;
+	u64 mark_seq;
+	struct tm_msg *mark_pos;
+	struct tm_msg *hint;
+	wait_queue_head_t recv_wq;
+
+	struct tm_topo *topo;
+	union {
+		struct list_head death_node;
+		struct rcu_head rcu;
+	};
+	struct tm_reason *death_reason;
 };
 
 /**
@@ -390,6 +414,8 @@ void tm_reason_put(struct tm_reason *r);
 void tm_port_kill_all(struct tm_port *port);
 void tm_reap_zombie(struct tm_actor *a);
 bool tm_may_signal(const struct tm_port *port, const struct tm_actor *target);
+int tm_topo_prepare(struct tm_actor *a, struct tm_topo **spare);
+void tm_topo_install(struct tm_actor *a, struct tm_topo **spare);
 int tm_ioc_link(struct tm_port *port, struct tm_call *c);
 int tm_ioc_unlink(struct tm_port *port, struct tm_call *c);
 int tm_ioc_monitor(struct tm_port *port, struct tm_call *c);

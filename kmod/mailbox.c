@@ -8,8 +8,10 @@
  *
  * An actor's mailbox is a list of &struct tm_msg in arrival order, each
  * numbered by a per-actor sequence number (seq) that only grows.  Next to it
- * sits the signal queue: exit signals to be raised and the death notice,
- * which every receive returns before any message.
+ * sits the signal queue of exit signals to be raised, which every receive
+ * returns before any message.  A zombie's death notice comes first of all;
+ * it is never queued but made when received, from the zombie's id and
+ * reason.
  *
  * A receive looks for the first message at or after a lower bound on seq
  * that satisfies the requested matches.  The bound comes from the cursor
@@ -89,7 +91,7 @@ void tm_free_list(struct list_head *list)
 
 /**
  * tm_enqueue_locked() - queue a message or signal and tell whoever waits
- * @a: the receiving actor, locked; ALIVE, or dying with its death notice
+ * @a: the receiving actor, locked and ALIVE
  * @m: the message, whose reference passes to the queue
  * @signal: put it on the signal queue, ahead of every message
  */
@@ -454,38 +456,61 @@ static void tm_fill_hdr(struct termite_msghdr *h, const struct tm_msg *m)
 	h->uid = from_kuid_munged(current_user_ns(), m->uid);
 }
 
+/* The header of @a's death notice, which carries @why, as tm_fill_hdr(). */
+static void tm_fill_notice_hdr(struct termite_msghdr *h,
+			       const struct tm_actor *a,
+			       const struct tm_reason *why)
+{
+	h->from = a->id;
+	h->tag = 0;
+	h->seq = 0;
+	h->kind = TERMITE_KIND_EXIT;
+	h->code = why->code;
+	h->len = why->len;
+	h->flags = TERMITE_MSG_DEAD;
+	/* Made by the kernel, like exit signals: no pid, uid 0. */
+	h->pid = 0;
+	h->uid = from_kuid_munged(current_user_ns(), GLOBAL_ROOT_UID);
+}
+
 /*
- * Copy @m (pinned by the caller) to the user, then take it off the queue
- * unless peeking.  Returns the payload length, a negative error, or
- * -EAGAIN if another receiver took it first.
+ * Copy the message of header @h and payload @data to the user, then take
+ * it: @m (pinned by the caller) off its queue unless peeking, or, for a
+ * death notice (@m NULL), the notice, and reap the zombie.  Returns the
+ * payload length, a negative error, or -EAGAIN if another receiver took
+ * it first.
  */
 static int tm_copy_out(struct tm_actor *a, struct tm_msg *m,
 		       const struct termite_recv *r,
-		       const struct termite_msghdr *h)
+		       const struct termite_msghdr *h, const u8 *data)
 {
 	void __user *buf = u64_to_user_ptr(r->buf);
-	bool take = !(r->flags & TERMITE_RECV_PEEK) || !m->seq;
+	bool take = !(r->flags & TERMITE_RECV_PEEK) || !h->seq;
 
 	if (copy_to_user(buf, h, sizeof(*h)))
 		return -EFAULT;
-	if (m->len > r->buf_len - sizeof(*h))
+	if (h->len > r->buf_len - sizeof(*h))
 		return -EMSGSIZE;
-	if (copy_to_user(buf + sizeof(*h), m->data, m->len))
+	if (copy_to_user(buf + sizeof(*h), data, h->len))
 		return -EFAULT;
 	if (!take)
-		return m->len;
+		return h->len;
 
 	spin_lock(&a->lock);
-	if (!m->queued) {
+	if (m ? !m->queued : !a->notice) {
 		spin_unlock(&a->lock);
 		return -EAGAIN;
 	}
-	tm_unqueue_locked(a, m);
+	if (m)
+		tm_unqueue_locked(a, m);
+	else
+		a->notice = false;
 	spin_unlock(&a->lock);
-	tm_msg_put(m);		/* the queue's reference */
-	if (m->flags & TERMITE_MSG_DEAD)
+	if (m)
+		tm_msg_put(m);		/* the queue's reference */
+	else
 		tm_reap_zombie(a);
-	return m->len;
+	return h->len;
 }
 
 /**
@@ -524,6 +549,7 @@ int tm_recv_try(struct tm_actor *a, const struct termite_recv *r,
 		u64 *scanned, u32 *seen)
 {
 	struct termite_msghdr h;
+	struct tm_reason *why;
 	struct tm_msg *m;
 	int ret;
 
@@ -534,18 +560,31 @@ int tm_recv_try(struct tm_actor *a, const struct termite_recv *r,
 			spin_unlock(&a->lock);
 			return -ENOENT;
 		}
-		m = tm_find_locked(a, r, scanned);
-		if (IS_ERR_OR_NULL(m)) {
+		if (a->notice) {
+			/*
+			 * A zombie: its death notice comes before anything
+			 * (and nothing else is queued), as if it sat on the
+			 * signal queue.
+			 */
+			why = tm_reason_get(a->death_reason);
+			tm_fill_notice_hdr(&h, a, why);
 			spin_unlock(&a->lock);
-			return m ? PTR_ERR(m) : -EAGAIN;
+			ret = tm_copy_out(a, NULL, r, &h, why->data);
+			tm_reason_put(why);
+		} else {
+			m = tm_find_locked(a, r, scanned);
+			if (IS_ERR_OR_NULL(m)) {
+				spin_unlock(&a->lock);
+				return m ? PTR_ERR(m) : -EAGAIN;
+			}
+			refcount_inc(&m->ref);
+			tm_fill_hdr(&h, m);
+			if (r->flags & TERMITE_RECV_PEEK && m->seq)
+				a->hint = m;
+			spin_unlock(&a->lock);
+			ret = tm_copy_out(a, m, r, &h, m->data);
+			tm_msg_put(m);
 		}
-		refcount_inc(&m->ref);
-		tm_fill_hdr(&h, m);
-		if (r->flags & TERMITE_RECV_PEEK && m->seq)
-			a->hint = m;
-		spin_unlock(&a->lock);
-		ret = tm_copy_out(a, m, r, &h);
-		tm_msg_put(m);
 		if (ret != -EAGAIN)
 			return ret;
 		/* Another receiver took it first: search again. */

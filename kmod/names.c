@@ -44,23 +44,25 @@ static void tm_name_remove(struct tm_universe *uni, struct tm_name *nm)
 {
 	lockdep_assert_held(&uni->topo_lock);
 	rhashtable_remove_fast(&uni->names, &nm->hnode, tm_name_params);
-	nm->actor->name = NULL;
+	nm->actor->topo->name = NULL;
 	kfree_rcu(nm, rcu);
 }
 
 /**
  * tm_name_drop() - remove @a's name, if it has one
- * @a: a dying actor; the universe's topo_lock is held
+ * @a: a dying actor with its &struct tm_topo; the universe's topo_lock is
+ *	held
  */
 void tm_name_drop(struct tm_actor *a)
 {
-	if (a->name)
-		tm_name_remove(a->uni, a->name);
+	if (a->topo->name)
+		tm_name_remove(a->port->uni, a->topo->name);
 }
 
 int tm_ioc_register(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;
+	struct tm_topo *topo = NULL;
 	struct termite_name n;
 	struct tm_name *nm;
 	struct tm_actor *a;
@@ -78,20 +80,26 @@ int tm_ioc_register(struct tm_port *port, struct tm_call *c)
 		goto out_a;
 	memcpy(nm->name, n.name, TERMITE_NAME_MAX);
 	nm->actor = a;
+	err = tm_topo_prepare(a, &topo);
+	if (err)
+		goto out_free;
 
 	mutex_lock(&uni->topo_lock);
 	if (a->state != TM_ALIVE)
 		err = a->state == TM_DEAD ? -EOWNERDEAD : -ENOENT;
-	else if (a->name)
+	else if (a->topo && a->topo->name)
 		err = -EBUSY;
 	else
 		err = rhashtable_lookup_insert_fast(&uni->names, &nm->hnode,
 						    tm_name_params);
 	if (!err) {
-		a->name = nm;
+		tm_topo_install(a, &topo);
+		a->topo->name = nm;
 		nm = NULL;
 	}
 	mutex_unlock(&uni->topo_lock);
+	kfree(topo);
+out_free:
 	kfree(nm);
 out_a:
 	tm_actor_put(a);

@@ -421,6 +421,145 @@ TEST_F(ex, zombie_eownerdead)
 	EXPECT_EMPTY(fd, s);
 }
 
+/*
+ * The death notice, with its reason's payload (mode DIE passes on the
+ * signal's): READY reports the zombie; a buffer too small or a faulting one
+ * leaves the notice; it comes first whatever the flags, and PEEK, AFTER the
+ * end, SEQ and matches nothing satisfies consume it all the same; its
+ * header is that of a message the kernel made (seq, tag and pid 0, uid 0).
+ */
+TEST_F(ex, zombie_death_notice)
+{
+	int fd = self->fd;
+	__u64 s = SPAWN(fd, TERMITE_MODE_DELIVER);
+	struct termite_recv r;
+	struct tm_msgbuf m;
+	__u64 z[4], ids[8];
+	__u32 n;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		z[i] = SPAWN(fd, TERMITE_MODE_DIE);
+	SEND(fd, s, z[0], 1);	/* discarded by the death */
+	n = 8;
+	ASSERT_EQ(0, tm_ready(fd, ids, &n));
+	ASSERT_EQ(1U, n);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, tm_signal(fd, s, z[i], APP, reason,
+				       sizeof(reason)));
+	/* the zombies are ready (their notices wait), s is not */
+	n = 8;
+	ASSERT_EQ(0, tm_ready(fd, ids, &n));
+	ASSERT_EQ(4U, n);
+	qsort(ids, n, sizeof(ids[0]), cmp_u64);
+	for (i = 0; i < 4; i++)
+		EXPECT_LE(0, find_id(ids, n, z[i])) TH_LOG("z[%d]", i);
+	EXPECT_EQ(5, fdinfo_actors(fd));
+
+	/* too small a buffer: the header tells the size, the notice stays */
+	memset(&m, 0, sizeof(m));
+	ASSERT_EQ(-EMSGSIZE, tm_recv(fd, z[0], &m, sizeof(m.hdr) + 1, 0));
+	EXPECT_EQ(sizeof(reason), m.hdr.len);
+	EXPECT_EQ(TERMITE_MSG_DEAD, m.hdr.flags);
+	EXPECT_EQ(z[0], m.hdr.from);
+	ASSERT_EQ(-EFAULT, tm_recv(fd, z[0], unmapped_page(), sizeof(m), 0));
+	EXPECT_EQ(-EOWNERDEAD, tm_send(fd, z[0], s, 0, 1, "x", 1));
+
+	/* PEEK after the end, matching nothing: the notice, consumed */
+	memset(&m, 0xa5, sizeof(m));
+	tm_recv_init(&r, z[0], &m, sizeof(m), 0);
+	r.flags = TERMITE_RECV_PEEK | TERMITE_RECV_AFTER | TERMITE_MATCH_KIND;
+	r.cursor = ~0ULL;
+	r.kind = 77;
+	ASSERT_EQ((int)sizeof(reason), tm_recv_req(fd, &r));
+	EXPECT_EQ(TERMITE_KIND_EXIT, m.hdr.kind);
+	EXPECT_EQ(TERMITE_MSG_DEAD, m.hdr.flags);
+	EXPECT_EQ(APP, m.hdr.code);
+	EXPECT_EQ(sizeof(reason), m.hdr.len);
+	EXPECT_EQ(z[0], m.hdr.from);
+	EXPECT_EQ(0ULL, m.hdr.tag);
+	EXPECT_EQ(0ULL, m.hdr.seq);
+	EXPECT_EQ(0U, m.hdr.pid);
+	EXPECT_EQ(0U, m.hdr.uid);
+	EXPECT_EQ(0, memcmp(m.data, reason, sizeof(reason)));
+	EXPECT_GONE(fd, z[0]);
+
+	/* SEQ of a message that never was: the notice */
+	tm_recv_init(&r, z[1], &m, sizeof(m), 0);
+	r.flags = TERMITE_RECV_SEQ;
+	r.cursor = 1;
+	ASSERT_EQ((int)sizeof(reason), tm_recv_req(fd, &r));
+	EXPECT_EQ(TERMITE_MSG_DEAD, m.hdr.flags);
+	EXPECT_EQ(APP, m.hdr.code);
+	EXPECT_EQ(0, memcmp(m.data, reason, sizeof(reason)));
+	EXPECT_GONE(fd, z[1]);
+
+	/* a plain receive */
+	recv_check(_metadata, __LINE__, fd, z[2], WAIT, TERMITE_KIND_EXIT,
+		   z[2], 0, APP, TERMITE_MSG_DEAD, reason, sizeof(reason),
+		   NULL);
+	EXPECT_GONE(fd, z[2]);
+
+	/* EXIT discards the last one unread */
+	EXPECT_EQ(2, fdinfo_actors(fd));
+	ASSERT_EQ(0, tm_exit(fd, z[3], APP + 1, NULL, 0));
+	EXPECT_GONE(fd, z[3]);
+	EXPECT_EQ(1, fdinfo_actors(fd));
+	EXPECT_EMPTY(fd, s);
+	n = 8;
+	ASSERT_EQ(0, tm_ready(fd, ids, &n));
+	EXPECT_EQ(0U, n);
+}
+
+/*
+ * One actor's links, monitors (held and held on it) and name, made and
+ * undone in every order: each still works, and its death ends them all.
+ */
+TEST_F(ex, links_monitors_name_together)
+{
+	int fd = self->fd;
+	__u64 a = SPAWN(fd, TERMITE_MODE_DELIVER);
+	__u64 b = SPAWN(fd, TERMITE_MODE_TRAP);
+	__u64 c = SPAWN(fd, TERMITE_MODE_DELIVER);
+	__u64 d = SPAWN(fd, TERMITE_MODE_DELIVER);
+	__u64 ref_c, ref_a, id = 0;
+
+	/* a name first, then links and monitors; undo some, redo them */
+	ASSERT_EQ(0, tm_register(fd, a, "together-a"));
+	ASSERT_EQ(-EBUSY, tm_register(fd, a, "together-a2"));
+	LINK(fd, a, b, TERMITE_LINK_BOTH);
+	ASSERT_EQ(0, tm_monitor(fd, c, a, &ref_c));
+	ASSERT_EQ(0, tm_monitor(fd, a, d, &ref_a));
+	ASSERT_EQ(0, tm_unregister(fd, "together-a"));
+	ASSERT_EQ(-ENOENT, tm_whereis(fd, "together-a", &id));
+	ASSERT_EQ(0, tm_register(fd, a, "together-a2"));
+	ASSERT_EQ(0, tm_unlink(fd, a, b, TERMITE_LINK_BOTH));
+	ASSERT_EQ(0, tm_demonitor(fd, a, ref_a, 0));
+	LINK(fd, b, a, TERMITE_LINK_TO);
+	ASSERT_EQ(0, tm_monitor(fd, a, d, &ref_a));
+	/* c, which only watches, then links too */
+	LINK(fd, c, a, TERMITE_LINK_FROM);
+
+	ASSERT_EQ(0, tm_whereis(fd, "together-a2", &id));
+	EXPECT_EQ(a, id);
+	ASSERT_EQ(0, tm_signal(fd, d, a, TERMITE_EXIT_KILL, NULL, 0));
+	RECV_DEAD(fd, a, TERMITE_EXIT_KILLED);
+	EXPECT_GONE(fd, a);
+	EXPECT_EQ(-ENOENT, tm_whereis(fd, "together-a2", &id));
+	/* b unlinked both ways, then linked only to a: hears nothing */
+	EXPECT_EMPTY(fd, b);
+	RECV_EXIT(fd, c, a, TERMITE_EXIT_KILLED, TERMITE_MSG_SIGNAL, NULL, 0);
+	RECV_DOWN(fd, c, a, ref_c, TERMITE_EXIT_KILLED, NULL, 0);
+	EXPECT_EMPTY(fd, c);
+	/* d's death tells a's dead monitor nothing, and d is free to link */
+	ASSERT_EQ(0, tm_register(fd, d, "together-a2"));
+	LINK(fd, d, b, TERMITE_LINK_BOTH);
+	ASSERT_EQ(0, tm_exit(fd, d, APP, "d", 1));
+	RECV_EXIT(fd, b, d, APP, 0, "d", 1);
+	EXPECT_EMPTY(fd, b);
+	EXPECT_EQ(-ENOENT, tm_whereis(fd, "together-a2", &id));
+}
+
 /* A normal exit is dropped by DELIVER and DIE actors. */
 TEST_F(ex, normal_exit_dropped)
 {
@@ -616,6 +755,40 @@ TEST_F(ex, death_wakes_blocked_recv)
 	EXPECT_GONE(fd, b[0].actor);
 	EXPECT_GONE(fd, b[1].actor);
 	EXPECT_EMPTY(fd, b[2].actor);
+}
+
+/* Receivers racing for one zombie's notice: one gets it, the rest ENOENT. */
+TEST_F(ex, zombie_notice_taken_once)
+{
+	int fd = self->fd, i, got = 0;
+	__u64 s = SPAWN(fd, TERMITE_MODE_DELIVER);
+	__u64 z = SPAWN(fd, TERMITE_MODE_DIE);
+	struct blocked_recv b[4];
+	pthread_t th[4];
+
+	memset(b, 0, sizeof(b));
+	for (i = 0; i < 4; i++) {
+		b[i].fd = fd;
+		b[i].actor = z;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, blocked_recv, &b[i]));
+	}
+	tm_sleep_ms(200);
+	ASSERT_EQ(0, tm_signal(fd, s, z, APP, reason, sizeof(reason)));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+	for (i = 0; i < 4; i++) {
+		if (b[i].ret == (int)sizeof(reason)) {
+			got++;
+			EXPECT_EQ(TERMITE_MSG_DEAD, b[i].m.hdr.flags);
+			EXPECT_EQ(APP, b[i].m.hdr.code);
+			EXPECT_EQ(0, memcmp(b[i].m.data, reason, sizeof(reason)));
+		} else {
+			EXPECT_EQ(-ENOENT, b[i].ret) TH_LOG("receiver %d", i);
+		}
+	}
+	EXPECT_EQ(1, got);
+	EXPECT_GONE(fd, z);
+	EXPECT_EMPTY(fd, s);
 }
 
 /* ---- noproc -------------------------------------------------------- */

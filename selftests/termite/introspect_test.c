@@ -114,6 +114,57 @@ TEST(debugfs_lists_actors_links_monitors_names)
 	close(fd);
 }
 
+/*
+ * A zombie is listed dead, without its name and links, its death notice
+ * counted as one signal, until the notice is received.
+ */
+TEST(debugfs_zombie)
+{
+	char *all, blk[4096];
+	int fd = tm_open();
+	unsigned long long v;
+	__u64 s, z;
+	struct tm_msgbuf m;
+
+	ASSERT_LE(0, fd);
+	if (access(ACTORS_FILE, R_OK))
+		SKIP(return, "no debugfs at /sys/kernel/debug");
+	s = tm_spawn(fd);
+	ASSERT_EQ(0, tm_spawn_mode(fd, TERMITE_MODE_DIE, &z));
+	ASSERT_EQ(0, tm_register(fd, z, "introspect-z"));
+	ASSERT_EQ(0, tm_link(fd, s, z, TERMITE_LINK_BOTH));
+	ASSERT_EQ(0, tm_send(fd, s, z, 1, 2, "xy", 2));
+	ASSERT_EQ(0, tm_signal(fd, s, z, TERMITE_EXIT_ERROR, "r", 1));
+
+	all = read_listing();
+	ASSERT_NE(NULL, all);
+	ASSERT_NE(NULL, actor_block(all, z, blk, sizeof(blk)));
+	EXPECT_NE(NULL, strstr(blk, " dead mode=die queue=0 signals=1\n"))
+		TH_LOG("%s", blk);
+	EXPECT_EQ(NULL, strstr(blk, "name=")) TH_LOG("%s", blk);
+	EXPECT_EQ(NULL, strstr(blk, "link ")) TH_LOG("%s", blk);
+	/* s got the exit signal along the link, which is gone */
+	ASSERT_NE(NULL, actor_block(all, s, blk, sizeof(blk)));
+	EXPECT_NE(NULL, strstr(blk, " alive mode=deliver queue=0 signals=1\n"))
+		TH_LOG("%s", blk);
+	EXPECT_EQ(NULL, strstr(blk, "link ")) TH_LOG("%s", blk);
+	free(all);
+	ASSERT_EQ(0, tm_fdinfo_u64(fd, "termite-actors:", &v));
+	EXPECT_EQ(2, v);
+	ASSERT_EQ(0, tm_fdinfo_u64(fd, "termite-queued-bytes:", &v));
+	EXPECT_EQ(0, v);
+
+	ASSERT_EQ(1, tm_recv_msg(fd, z, &m, 0));
+	EXPECT_EQ(TERMITE_MSG_DEAD, m.hdr.flags);
+	all = read_listing();
+	ASSERT_NE(NULL, all);
+	EXPECT_EQ(NULL, actor_block(all, z, blk, sizeof(blk)));
+	free(all);
+	ASSERT_EQ(0, tm_fdinfo_u64(fd, "termite-actors:", &v));
+	EXPECT_EQ(1, v);
+	close(fd);
+}
+
 TEST(debugfs_root_only)
 {
 	struct stat st;

@@ -1295,6 +1295,58 @@ TEST_F(uring, parked_woken_by_kill)
 }
 
 /*
+ * A zombie's death notice with its reason's payload through the ring:
+ * inline (too small a buffer leaves it; PEEK takes it; then -ENOENT), and
+ * parked, woken by the death of its actor in mode DIE.
+ */
+TEST_F(uring, zombie_notice_payload)
+{
+	static const char why[] = "died of a signal";
+	int fd = self->fd;
+	struct termite_recv r;
+	struct tm_msgbuf mb;
+	__u64 z = 0, z2 = 0;
+
+	ASSERT_EQ(0, tm_spawn_mode(fd, TERMITE_MODE_DIE, &z));
+	ASSERT_EQ(0, tm_spawn_mode(fd, TERMITE_MODE_DIE, &z2));
+	ASSERT_EQ(0, tm_signal(fd, self->a, z, TERMITE_EXIT_ERROR + 7, why,
+			       sizeof(why)));
+
+	memset(&mb, 0, sizeof(mb));
+	tm_recv_init(&r, z, &mb, sizeof(mb.hdr) + 2, 0);
+	EXPECT_EQ(-EMSGSIZE, RUN(TERMITE_IOC_RECV, &r, NULL));
+	EXPECT_EQ(sizeof(why), mb.hdr.len);
+	EXPECT_EQ(TERMITE_MSG_DEAD, mb.hdr.flags);
+
+	memset(&mb, 0, sizeof(mb));
+	tm_recv_init(&r, z, &mb, sizeof(mb), 0);
+	r.flags = TERMITE_RECV_PEEK;
+	ASSERT_EQ((int)sizeof(why), RUN(TERMITE_IOC_RECV, &r, NULL));
+	EXPECT_EQ(TERMITE_KIND_EXIT, mb.hdr.kind);
+	EXPECT_EQ(TERMITE_MSG_DEAD, mb.hdr.flags);
+	EXPECT_EQ(TERMITE_EXIT_ERROR + 7, mb.hdr.code);
+	EXPECT_EQ(z, mb.hdr.from);
+	EXPECT_EQ(0ULL, mb.hdr.seq);
+	EXPECT_EQ(0U, mb.hdr.pid);
+	EXPECT_EQ(0, memcmp(mb.data, why, sizeof(why)));
+	EXPECT_EQ(-ENOENT, RUN(TERMITE_IOC_RECV, &r, NULL));
+
+	memset(&mb, 0, sizeof(mb));
+	ASSERT_EQ(1, park(&self->ring, fd, z2, &mb));
+	EXPECT_FALSE(cqe_within(&self->ring, QUIET_MS));
+	ASSERT_EQ(0, tm_signal(fd, self->a, z2, TERMITE_EXIT_ERROR + 8, why,
+			       sizeof(why)));
+	ASSERT_EQ((int)sizeof(why), reap(&self->ring, NULL, NULL));
+	EXPECT_EQ(TERMITE_KIND_EXIT, mb.hdr.kind);
+	EXPECT_EQ(TERMITE_MSG_DEAD, mb.hdr.flags);
+	EXPECT_EQ(TERMITE_EXIT_ERROR + 8, mb.hdr.code);
+	EXPECT_EQ(z2, mb.hdr.from);
+	EXPECT_EQ(0, memcmp(mb.data, why, sizeof(why)));
+	EXPECT_EQ(-ENOENT, tm_recv_msg(fd, z2, &mb, 0));
+	EXPECT_EQ(-ESRCH, send_val(fd, self->a, z2, 1));
+}
+
+/*
  * Woken by its actor's own EXIT, through an ioctl or through the same
  * ring: -ENOENT, as an ioctl receive gets.
  */
