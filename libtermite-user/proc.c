@@ -94,12 +94,16 @@ struct tm_proc {
 	uint64_t id;
 	struct tm_rt *rt;
 	struct tm_fiber *fiber;
-	tm_proc_fn fn;
-	void *arg;
+	union {
+		struct {		/* until it starts */
+			tm_proc_fn fn;
+			void *arg;
+		};
+		struct tm_term reason;	/* once it ends: why */
+	};
 	struct tm_arena heap;
 	struct tm_frame *frames;
 	void **base;			/* its tm_jmp_buf */
-	struct tm_term reason;		/* why it ends */
 	struct tm_lmsg *lq;		/* local mailbox: its newest message */
 	uint32_t lseq;			/* messages ever put in lq */
 	bool kn;			/* the kernel may hold something for it */
@@ -115,7 +119,7 @@ struct tm_proc {
 	int rx_res;			/* that RECV's result */
 	uint32_t rx_cap;		/* size of rx_buf */
 	uint8_t *rx_buf;		/* the message tm_rx() returned */
-	uint64_t timer_gen;
+	uint64_t timer_gen;		/* the timer of its park, if any */
 	struct tm_proc *next;		/* hash chain, or inbox */
 };
 
@@ -1607,13 +1611,11 @@ static struct tm_term tm_timed_out(const struct tm_term *dflt)
 }
 
 /* Ask the kernel for news of this scheduler's processes, now and then. */
-static void tm_tick(struct tm_rt *rt)
+static __attribute__((noinline)) void tm_news(struct tm_rt *rt)
 {
 	uint64_t ids[TM_READY_MAX];
 	struct termite_ready rd;
 
-	if (++rt->lticks % TM_TICK_NEWS)
-		return;
 	memset(&rd, 0, sizeof(rd));
 	rd.ids = (uintptr_t)ids;
 	rd.count = TM_READY_MAX;
@@ -1621,12 +1623,18 @@ static void tm_tick(struct tm_rt *rt)
 		tm_wake_ids(rt, ids, rd.count);
 }
 
+static inline void tm_tick(struct tm_rt *rt)
+{
+	if (!(++rt->lticks % TM_TICK_NEWS))
+		tm_news(rt);
+}
+
 /*
  * A plain receive with messages in the local mailbox: move the kernel's
  * behind them, in order (at most %TM_DRAIN_MAX at a time), so that what
  * came from elsewhere is not starved.  Pending exit signals are raised.
  */
-static void tm_drain(struct tm_proc *p)
+static __attribute__((noinline)) void tm_drain(struct tm_proc *p)
 {
 	const struct termite_msghdr *h;
 	struct termite_recv r;
@@ -1653,6 +1661,66 @@ static void tm_drain(struct tm_proc *p)
 	}
 }
 
+/* Raise the exit signals the kernel holds for @p, if any. */
+static __attribute__((noinline)) void tm_signals(struct tm_proc *p)
+{
+	struct termite_recv r;
+
+	memset(&r, 0, sizeof(r));
+	r.flags = TERMITE_RECV_SEQ | TERMITE_RECV_PEEK;
+	tm_rx(p, &r, 0);	/* a signal, or ENOMSG */
+}
+
+/*
+ * Step 3 of tm_take(): the kernel's mailbox, from *@cursor for a selective
+ * receive; waiting in it until @deadline if @park.  0 with *@out, or
+ * -EAGAIN (nothing), -ETIMEDOUT.  Not inlined: a process parked outside
+ * the kernel keeps only tm_take()'s small frame in its saved stack.
+ */
+static __attribute__((noinline)) int
+tm_kstep(struct tm_proc *p, const struct termite_recv *sel,
+	 bool (*try)(const struct tm_term *, void *), void *ctx,
+	 uint64_t *cursor, int64_t deadline, bool park, struct tm_term *out)
+{
+	const struct termite_msghdr *h;
+	struct termite_recv r;
+	uint64_t seq, from;
+	struct tm_term t;
+	int n;
+
+	while (p->kn || p->rx_spec || park) {
+		r = *sel;
+		if (try) {
+			r.flags |= TERMITE_RECV_PEEK | TERMITE_RECV_AFTER;
+			r.cursor = *cursor;
+		}
+		n = tm_rx(p, &r, park ? deadline : 0);
+		park = false;
+		if (n < 0)
+			return n;
+		h = (void *)p->rx_buf;
+		seq = h->seq;
+		from = h->from;
+		t = tm_msg_term(tm_heap(), h, p->rx_buf + sizeof(*h));
+		tm_rx_done(p);
+		if (try) {
+			*cursor = seq;
+			if (!try(&t, ctx))
+				continue;
+			memset(&r, 0, sizeof(r));
+			r.flags = TERMITE_RECV_SEQ;
+			r.cursor = seq;
+			if (tm_rx(p, &r, 0) < 0)
+				continue;	/* a handler took it */
+			tm_rx_done(p);
+		}
+		p->remote = !tm_tab_find(p->rt, from);
+		*out = t;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
 /*
  * Take the first message that passes the kernel filter @sel (flags
  * TERMITE_MATCH_*, with its tag, kind and data) and @try (NULL: any), the
@@ -1668,24 +1736,18 @@ static int tm_take(struct tm_proc *p, const struct termite_recv *sel,
 	struct tm_rt *rt = p->rt;
 	bool plain = !try && !sel->flags;
 	uint32_t seen = p->lq ? p->lq->next->lseq - 1 : p->lseq;
-	const struct termite_msghdr *h;
 	struct tm_lmsg *prev, *m;
-	struct termite_recv r;
-	uint64_t cursor = 0, seq, from;
-	struct tm_term t;
+	uint64_t cursor = 0;
 	bool park = false, kfail = false;
 	int n;
 
 	for (;;) {
 		/* 1. What the kernel has to say first. */
 		if (p->kn && !p->rx_spec && !park) {
-			if (plain && p->lq) {
+			if (plain && p->lq)
 				tm_drain(p);
-			} else if (!plain) {
-				memset(&r, 0, sizeof(r));
-				r.flags = TERMITE_RECV_SEQ | TERMITE_RECV_PEEK;
-				tm_rx(p, &r, 0);	/* signals only */
-			}
+			else if (!plain)
+				tm_signals(p);
 		}
 		/* 2. The local mailbox, from what this receive has not seen. */
 		if (p->lq && !p->rx_spec && !park) {
@@ -1709,41 +1771,11 @@ static int tm_take(struct tm_proc *p, const struct termite_recv *sel,
 		 * 3. The kernel's mailbox: while it may hold something, or
 		 * waiting in it (@park) for a message from elsewhere.
 		 */
-		while (p->kn || p->rx_spec || park) {
-			r = *sel;
-			if (try) {
-				r.flags |= TERMITE_RECV_PEEK | TERMITE_RECV_AFTER;
-				r.cursor = cursor;
-			}
-			n = tm_rx(p, &r, park ? deadline : 0);
-			if (n == -ETIMEDOUT)
-				return n;
-			if (n < 0) {
-				kfail = park;
-				park = false;
-				break;
-			}
-			park = false;
-			h = (void *)p->rx_buf;
-			seq = h->seq;
-			from = h->from;
-			t = tm_msg_term(tm_heap(), h, p->rx_buf + sizeof(*h));
-			tm_rx_done(p);
-			if (try) {
-				cursor = seq;
-				if (!try(&t, ctx))
-					continue;
-				memset(&r, 0, sizeof(r));
-				r.flags = TERMITE_RECV_SEQ;
-				r.cursor = seq;
-				if (tm_rx(p, &r, 0) < 0)
-					continue;	/* a handler took it */
-				tm_rx_done(p);
-			}
-			p->remote = !tm_tab_find(rt, from);
-			*out = t;
-			return 0;
-		}
+		n = tm_kstep(p, sel, try, ctx, &cursor, deadline, park, out);
+		if (!n || n == -ETIMEDOUT)
+			return n;
+		kfail = park;
+		park = false;
 		if (!deadline || (deadline > 0 && tm_now() >= deadline))
 			return -ETIMEDOUT;
 		/*
@@ -1764,18 +1796,18 @@ static int tm_take(struct tm_proc *p, const struct termite_recv *sel,
 		if (rt->ring)
 			rt->ring->nwatchers--;
 		p->rx_flags = ~0u;	/* not parked in a receive */
-		kfail = false;
 	}
 }
+
+/* The filter of a receive that takes any message. */
+static const struct termite_recv tm_any;
 
 struct tm_term tm_recv_for(int64_t timeout, const struct tm_term *dflt)
 {
 	struct tm_proc *p = tm_must();
-	struct termite_recv none;
 	struct tm_term t;
 
-	memset(&none, 0, sizeof(none));
-	if (tm_take(p, &none, NULL, NULL, tm_deadline(timeout), &t))
+	if (tm_take(p, &tm_any, NULL, NULL, tm_deadline(timeout), &t))
 		return tm_timed_out(dflt);
 	return t;
 }
@@ -2193,20 +2225,18 @@ static void tm_proc_free(struct tm_proc *p)
 	}
 }
 
-static void tm_proc_main(void *arg)
+/*
+ * The end of process @p: tell the kernel why, unless it knows, and free
+ * it.  Not inlined, so that tm_proc_main()'s frame, which every parked
+ * process keeps in its saved stack, stays small.
+ */
+static __attribute__((noinline)) void tm_proc_end(struct tm_proc *p)
 {
-	struct tm_proc *p = arg;
 	struct tm_rt *rt = p->rt;
-	tm_jmp_buf base;
 	uint32_t code;
 	size_t len = 0;
 	uint8_t *buf;
 
-	p->base = base;
-	if (!tm_setjmp(base)) {
-		p->fn(p->arg);
-		p->reason = tm_symbol("normal");
-	}
 	p->frames = NULL;
 	tm_rx_done(p);
 	if (!p->dead) {
@@ -2227,6 +2257,19 @@ static void tm_proc_main(void *arg)
 	}
 	tm_tab_del(rt, p);
 	tm_proc_free(p);
+}
+
+static void tm_proc_main(void *arg)
+{
+	struct tm_proc *p = arg;
+	tm_jmp_buf base;
+
+	p->base = base;
+	if (!tm_setjmp(base)) {
+		p->fn(p->arg);
+		p->reason = tm_symbol("normal");
+	}
+	tm_proc_end(p);
 }
 
 static struct tm_rt *tm_pick_rt(void)
