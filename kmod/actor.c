@@ -273,26 +273,26 @@ void tm_port_put(struct tm_port *port)
 	kfree(port);
 }
 
-int tm_ioc_spawn(struct tm_port *port, struct tm_call *c)
+/*
+ * Create an actor of @port in @mode and publish it.  Return: the actor,
+ * referenced only by its publication, or an ERR_PTR: -ENOMEM, -ENOSPC
+ * (the port owns max_actors actors), or the id table's error.
+ */
+static struct tm_actor *tm_actor_create(struct tm_port *port, u32 mode)
 {
-	struct termite_spawn *spp = c->arg, sp = *spp;
 	struct tm_actor *a;
 	int err;
 
-	if (sp.flags || sp.mode > TERMITE_MODE_DIE ||
-	    !tm_zero(sp.reserved, sizeof(sp.reserved)))
-		return -EINVAL;
-
 	a = kmem_cache_zalloc(tm_actor_cache, GFP_KERNEL);
 	if (!a)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	a->id = tm_new_id();
 	refcount_set(&a->ref, 1);
 	spin_lock_init(&a->lock);
 	a->port = port;
 	INIT_LIST_HEAD(&a->ready_node);
 	a->state = TM_ALIVE;
-	a->mode = sp.mode;
+	a->mode = mode;
 	INIT_LIST_HEAD(&a->mbox);
 	INIT_LIST_HEAD(&a->sigq);
 	a->next_seq = 1;
@@ -313,16 +313,7 @@ int tm_ioc_spawn(struct tm_port *port, struct tm_call *c)
 				     tm_actor_params);
 	if (err)
 		goto out_unlist;
-
-	spp->id = a->id;
-	if (tm_call_out(c, sizeof(*spp), a->id)) {
-		/* Nobody has seen the id yet: take the actor back quietly. */
-		mutex_lock(&port->uni->topo_lock);
-		tm_actor_unpublish(a);
-		mutex_unlock(&port->uni->topo_lock);
-		return -EFAULT;
-	}
-	return 0;
+	return a;
 
 out_unlist:
 	mutex_lock(&port->uni->topo_lock);	/* debugfs walks the list */
@@ -333,6 +324,75 @@ out_unlist:
 	mutex_unlock(&port->uni->topo_lock);
 out_free:
 	kmem_cache_free(tm_actor_cache, a);
+	return ERR_PTR(err);
+}
+
+/* Take back a new actor whose id could not be handed out: nobody saw it. */
+static void tm_actor_retract(struct tm_port *port, struct tm_actor *a)
+{
+	mutex_lock(&port->uni->topo_lock);
+	tm_actor_unpublish(a);
+	mutex_unlock(&port->uni->topo_lock);
+}
+
+int tm_ioc_spawn(struct tm_port *port, struct tm_call *c)
+{
+	struct termite_spawn *spp = c->arg, sp = *spp;
+	struct tm_actor *a;
+
+	if (sp.flags || sp.mode > TERMITE_MODE_DIE ||
+	    !tm_zero(sp.reserved, sizeof(sp.reserved)))
+		return -EINVAL;
+
+	a = tm_actor_create(port, sp.mode);
+	if (IS_ERR(a))
+		return PTR_ERR(a);
+	spp->id = a->id;
+	if (tm_call_out(c, sizeof(*spp), a->id)) {
+		tm_actor_retract(port, a);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+int tm_ioc_spawn_batch(struct tm_port *port, struct tm_call *c)
+{
+	struct termite_spawn_batch *bp = c->arg, b = *bp;
+	u64 __user *uids = u64_to_user_ptr(b.ids);
+	struct tm_actor **made;
+	u32 i, n;
+	int err = 0;
+
+	if (b.flags || b.mode > TERMITE_MODE_DIE || b.reserved ||
+	    !b.count || b.count > TERMITE_SPAWN_BATCH_MAX)
+		return -EINVAL;
+	made = kmalloc_array(b.count, sizeof(*made), GFP_KERNEL);
+	if (!made)
+		return -ENOMEM;
+	for (n = 0; n < b.count; n++) {
+		made[n] = tm_actor_create(port, b.mode);
+		if (IS_ERR(made[n])) {
+			err = PTR_ERR(made[n]);
+			break;
+		}
+		if (put_user(made[n]->id, uids + n)) {
+			n++;
+			goto out_fault;
+		}
+	}
+	if (!n)
+		goto out;		/* the first one's error */
+	bp->spawned = n;
+	if (!tm_call_out(c, sizeof(*bp), n)) {
+		err = 0;
+		goto out;
+	}
+out_fault:
+	for (i = 0; i < n; i++)
+		tm_actor_retract(port, made[i]);
+	err = -EFAULT;
+out:
+	kfree(made);
 	return err;
 }
 

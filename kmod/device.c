@@ -175,6 +175,7 @@ static const struct tm_op tm_ops[] = {
 	TM_OP(SETOPT, tm_ioc_setopt),
 	TM_OP(READY, tm_ioc_ready),
 	TM_OP(SEND_BATCH, tm_ioc_send_batch),
+	TM_OP(SPAWN_BATCH, tm_ioc_spawn_batch),
 };
 
 /**

@@ -386,6 +386,7 @@ void tm_actor_put(struct tm_actor *a);
 void tm_actor_unpublish(struct tm_actor *a);
 void tm_port_put(struct tm_port *port);
 int tm_ioc_spawn(struct tm_port *port, struct tm_call *c);
+int tm_ioc_spawn_batch(struct tm_port *port, struct tm_call *c);
 int tm_ioc_setopt(struct tm_port *port, struct tm_call *c);
 int tm_ioc_make_tag(struct tm_port *port, struct tm_call *c);
 int tm_actor_init(void);

@@ -139,7 +139,8 @@ int tm_ioc_version(struct tm_port *port, struct tm_call *c)
 		.minor = TERMITE_API_MINOR,
 		.features = TERMITE_FEAT_SELECTIVE | TERMITE_FEAT_MONITORS |
 			    TERMITE_FEAT_NAMES | TERMITE_FEAT_READY |
-			    TERMITE_FEAT_BATCH | tm_uring_features(),
+			    TERMITE_FEAT_BATCH | TERMITE_FEAT_SPAWN_BATCH |
+			    tm_uring_features(),
 		.max_msg_size = READ_ONCE(tm_max_msg_size),
 		.max_queue_len = READ_ONCE(tm_max_queue_len),
 		.max_actors = READ_ONCE(tm_max_actors),

@@ -2,7 +2,8 @@
 /*
  * termite selftests: TERMITE_IOC_SEND_BATCH — many sends in one call, in
  * order, stopping at the first failure (sendmmsg() semantics), and its
- * error paths.
+ * error paths; TERMITE_IOC_SPAWN_BATCH — many actors in one call, and its
+ * error paths (the limit max_actors is in ns_perm_test).
  */
 #include <errno.h>
 #include <string.h>
@@ -140,6 +141,134 @@ TEST(errors)
 		close(fd2);
 	}
 	munmap(page, 4096);
+	close(fd);
+}
+
+static int spawn_batch(int fd, __u64 *ids, __u32 count, __u32 mode,
+		       __u32 *spawned)
+{
+	struct termite_spawn_batch b = {
+		.ids = (unsigned long)ids,
+		.count = count,
+		.mode = mode,
+		.spawned = 12345,	/* an out field: ignored */
+	};
+	int ret = tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, &b);
+
+	if (spawned)
+		*spawned = b.spawned;
+	return ret;
+}
+
+TEST(spawn_batch_feature)
+{
+	struct termite_version v;
+	int fd = tm_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, tm_version(fd, &v));
+	EXPECT_TRUE(v.features & TERMITE_FEAT_SPAWN_BATCH);
+	EXPECT_LE(3U, v.minor);
+	close(fd);
+}
+
+TEST(spawn_batch_creates)
+{
+	enum { N = TERMITE_SPAWN_BATCH_MAX };
+	__u64 ids[N + 1], sorted[N], one;
+	struct tm_msgbuf m;
+	__u32 spawned = 0, v = 7;
+	int fd = tm_open(), i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, tm_spawn_mode(fd, TERMITE_MODE_DELIVER, &one));
+	memset(ids, 0, sizeof(ids));
+	ASSERT_EQ(0, spawn_batch(fd, ids, N, TERMITE_MODE_TRAP, &spawned));
+	EXPECT_EQ((__u32)N, spawned);
+	EXPECT_EQ(N + 1, fdinfo_actors(fd));
+	EXPECT_EQ(0ULL, ids[N]) TH_LOG("wrote past count");
+	memcpy(sorted, ids, sizeof(sorted));
+	qsort(sorted, N, sizeof(sorted[0]), cmp_u64);
+	for (i = 0; i < N; i++) {
+		EXPECT_NE(0ULL, sorted[i]);
+		EXPECT_NE(one, sorted[i]);
+		if (i)
+			EXPECT_NE(sorted[i - 1], sorted[i]);
+	}
+	/* Each is a live actor of the port, in the mode asked for. */
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, tm_send(fd, one, ids[i], 0, 5, &v, sizeof(v)));
+		ASSERT_EQ((int)sizeof(v), tm_recv_msg(fd, ids[i], &m, 0));
+		EXPECT_EQ(one, m.hdr.from);
+		EXPECT_EQ(1ULL, m.hdr.seq);
+	}
+	/* TRAP: an exit signal arrives as an ordinary message. */
+	ASSERT_EQ(0, tm_signal(fd, one, ids[0], TERMITE_EXIT_ERROR, NULL, 0));
+	ASSERT_EQ(0, tm_recv_msg(fd, ids[0], &m, 0));
+	EXPECT_EQ((__u32)TERMITE_KIND_EXIT, m.hdr.kind);
+	EXPECT_EQ(0U, m.hdr.flags);
+	/* A batch of one. */
+	ASSERT_EQ(0, spawn_batch(fd, ids, 1, TERMITE_MODE_DELIVER, &spawned));
+	EXPECT_EQ(1U, spawned);
+	EXPECT_EQ(N + 2, fdinfo_actors(fd));
+	close(fd);
+}
+
+TEST(spawn_batch_errors)
+{
+	struct termite_spawn_batch b;
+	__u64 ids[4];
+	__u32 spawned = 99;
+	char *page, *hole;
+	int fd = tm_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, spawn_batch(fd, ids, 0, 0, NULL));
+	EXPECT_EQ(-EINVAL, spawn_batch(fd, ids, TERMITE_SPAWN_BATCH_MAX + 1,
+				       0, NULL));
+	EXPECT_EQ(-EINVAL, spawn_batch(fd, ids, 1, TERMITE_MODE_DIE + 1,
+				       NULL));
+	memset(&b, 0, sizeof(b));
+	b.ids = (unsigned long)ids;
+	b.count = 1;
+	b.flags = 1;
+	EXPECT_EQ(-EINVAL, tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, &b));
+	b.flags = 0;
+	b.reserved = 1;
+	EXPECT_EQ(-EINVAL, tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, &b));
+	EXPECT_EQ(-EFAULT, tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, (void *)1));
+	EXPECT_EQ(0, fdinfo_actors(fd));
+	/* ids unmapped: EFAULT, and no actor is left */
+	hole = unmapped_page();
+	ASSERT_NE(NULL, hole);
+	EXPECT_EQ(-EFAULT, spawn_batch(fd, (__u64 *)hole, 4, 0, &spawned));
+	EXPECT_EQ(0, fdinfo_actors(fd));
+	/* ids read-only */
+	page = page_with(PROT_READ);
+	ASSERT_NE(NULL, page);
+	EXPECT_EQ(-EFAULT, spawn_batch(fd, (__u64 *)page, 4, 0, NULL));
+	EXPECT_EQ(0, fdinfo_actors(fd));
+	munmap(page, getpagesize());
+	/* the last two entries past the end of the mapping: none left */
+	page = mmap(NULL, 2 * getpagesize(), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	ASSERT_EQ(0, munmap(page + getpagesize(), getpagesize()));
+	EXPECT_EQ(-EFAULT, spawn_batch(fd, (__u64 *)(page + getpagesize()) - 2,
+				       4, 0, NULL));
+	EXPECT_EQ(0, fdinfo_actors(fd));
+	/* the struct itself read-only: the ids cannot be reported */
+	munmap(page, getpagesize());
+	page = page_with(PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, page);
+	memset(&b, 0, sizeof(b));
+	b.ids = (unsigned long)ids;
+	b.count = 2;
+	memcpy(page, &b, sizeof(b));
+	ASSERT_EQ(0, mprotect(page, getpagesize(), PROT_READ));
+	EXPECT_EQ(-EFAULT, tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, page));
+	EXPECT_EQ(0, fdinfo_actors(fd));
+	munmap(page, getpagesize());
 	close(fd);
 }
 

@@ -252,6 +252,8 @@ TEST_F(msg, ioctl_numbers)
 	} bad[] = {
 		{ _IOR(TERMITE_IOC_MAGIC, 0x10, struct termite_version), "nr 0x10" },
 		{ _IOWR(TERMITE_IOC_MAGIC, 0x10, struct termite_ready), "nr 0x10 (READY size)" },
+		{ _IOWR(TERMITE_IOC_MAGIC, 0x12, struct termite_spawn_batch), "nr 0x12" },
+		{ _IOW(TERMITE_IOC_MAGIC, 0x11, struct termite_spawn_batch), "SPAWN_BATCH as _IOW" },
 		{ _IO(TERMITE_IOC_MAGIC, 0x7f), "nr 0x7f" },
 		{ _IOWR(TERMITE_IOC_MAGIC, 0xff, struct termite_spawn), "nr 0xff" },
 		{ _IO(TERMITE_IOC_MAGIC, 0x00), "VERSION without size" },

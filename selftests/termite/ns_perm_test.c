@@ -523,6 +523,35 @@ TEST_F(ns, max_actors)
 	ASSERT_EQ(-ENOSPC, tm_spawn_mode(fd, TERMITE_MODE_DELIVER, &extra));
 }
 
+/* SPAWN_BATCH creates what max_actors allows, then fails with ENOSPC. */
+TEST_F(ns, max_actors_spawn_batch)
+{
+	struct termite_spawn_batch b;
+	__u64 ids[TERMITE_SPAWN_BATCH_MAX];
+	int fd, i;
+
+	SET_PARAM("max_actors", 16);
+	close(self->fd);
+	fd = self->fd = tm_open();
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 10; i++)
+		SPAWN(fd, TERMITE_MODE_DELIVER);
+	memset(&b, 0, sizeof(b));
+	b.ids = (unsigned long)ids;
+	b.count = 10;
+	ASSERT_EQ(0, tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, &b));
+	EXPECT_EQ(6U, b.spawned);
+	EXPECT_EQ(16, fdinfo_actors(fd));
+	b.spawned = 0;
+	EXPECT_EQ(-ENOSPC, tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, &b));
+	EXPECT_EQ(16, fdinfo_actors(fd));
+	/* the six are real: an exit frees a place for a batch of one */
+	ASSERT_EQ(0, tm_exit(fd, ids[5], APP, NULL, 0));
+	b.count = 1;
+	ASSERT_EQ(0, tm_ioctl(fd, TERMITE_IOC_SPAWN_BATCH, &b));
+	EXPECT_EQ(1U, b.spawned);
+}
+
 /*
  * max_links bounds the links an actor creates plus the monitors it holds
  * (uapi: "links one actor may create plus monitors it may hold"); links

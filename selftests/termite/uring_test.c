@@ -716,6 +716,30 @@ TEST_F(uring, send_batch)
 	EXPECT_EQ(-EFAULT, RUN(TERMITE_IOC_SEND_BATCH, &bt, NULL));
 }
 
+TEST_F(uring, spawn_batch)
+{
+	struct termite_spawn_batch sb = {};
+	__u64 ids[8] = {}, out = ~0ULL;
+	long before = fdinfo_actors(self->fd);
+	int i;
+
+	sb.ids = (unsigned long)ids;
+	sb.count = 8;
+	ASSERT_EQ(0, RUN(TERMITE_IOC_SPAWN_BATCH, &sb, &out));
+	EXPECT_EQ(8, out);
+	EXPECT_EQ(before + 8, fdinfo_actors(self->fd));
+	for (i = 0; i < 8; i++) {
+		EXPECT_NE(0ULL, ids[i]);
+		EXPECT_EQ(0, send_val(self->fd, self->a, ids[i], i));
+	}
+	sb.count = 0;
+	EXPECT_EQ(-EINVAL, RUN(TERMITE_IOC_SPAWN_BATCH, &sb, NULL));
+	sb.count = 2;
+	sb.ids = (unsigned long)unmapped_page();
+	EXPECT_EQ(-EFAULT, RUN(TERMITE_IOC_SPAWN_BATCH, &sb, NULL));
+	EXPECT_EQ(before + 8, fdinfo_actors(self->fd));
+}
+
 /* ---- error paths -------------------------------------------------------- */
 
 /* One command in a 64-byte SQE, whose command area has room for 16 bytes. */

@@ -38,7 +38,7 @@
 
 /* Version of this interface: major changes break, minor ones add. */
 #define TERMITE_API_MAJOR	1
-#define TERMITE_API_MINOR	2
+#define TERMITE_API_MINOR	3
 
 /* Largest registered name, including its terminating NUL. */
 #define TERMITE_NAME_MAX	64
@@ -117,6 +117,7 @@ struct termite_version {
 #define TERMITE_FEAT_READY	(1ULL << 3)
 #define TERMITE_FEAT_BATCH	(1ULL << 4) /* TERMITE_IOC_SEND_BATCH */
 #define TERMITE_FEAT_URING	(1ULL << 5) /* io_uring commands (API 1.2) */
+#define TERMITE_FEAT_SPAWN_BATCH (1ULL << 6) /* TERMITE_IOC_SPAWN_BATCH (API 1.3) */
 
 /**
  * struct termite_spawn - %TERMITE_IOC_SPAWN: create an actor owned by the port
@@ -449,6 +450,34 @@ struct termite_batch {
 
 #define TERMITE_BATCH_MAX	1024
 
+/**
+ * struct termite_spawn_batch - %TERMITE_IOC_SPAWN_BATCH: many actors at once
+ * @ids: user address of an array of @count __u64, where the new actors'
+ *	ids are written (in)
+ * @count: how many actors to create, 1 to %TERMITE_SPAWN_BATCH_MAX (in)
+ * @mode: their &enum termite_exit_mode (in)
+ * @flags: reserved, must be zero (in)
+ * @spawned: how many were created: the first @spawned entries of @ids
+ *	(out; through io_uring also in big_cqe[0])
+ * @reserved: must be zero
+ *
+ * As @count %TERMITE_IOC_SPAWN calls in one, for runtimes that keep a few
+ * actors ready for their next spawns.  Creation stops at the first
+ * failure: the call fails with that error (ENOSPC, ENOMEM) only if no
+ * actor was created, else it succeeds with @spawned < @count.  If @ids
+ * cannot be written, no actor is left and the call fails with EFAULT.
+ */
+struct termite_spawn_batch {
+	__u64 ids;
+	__u32 count;
+	__u32 mode;
+	__u32 flags;
+	__u32 spawned;
+	__u64 reserved;
+};
+
+#define TERMITE_SPAWN_BATCH_MAX	64
+
 #define TERMITE_IOC_MAGIC	0xE7
 
 #define TERMITE_IOC_VERSION	_IOR(TERMITE_IOC_MAGIC, 0x00, struct termite_version)
@@ -468,5 +497,6 @@ struct termite_batch {
 #define TERMITE_IOC_SETOPT	_IOWR(TERMITE_IOC_MAGIC, 0x0e, struct termite_setopt)
 #define TERMITE_IOC_READY	_IOWR(TERMITE_IOC_MAGIC, 0x0f, struct termite_ready)
 #define TERMITE_IOC_SEND_BATCH	_IOW(TERMITE_IOC_MAGIC, 0x10, struct termite_batch)
+#define TERMITE_IOC_SPAWN_BATCH	_IOWR(TERMITE_IOC_MAGIC, 0x11, struct termite_spawn_batch)
 
 #endif /* _UAPI_LINUX_TERMITE_H */
