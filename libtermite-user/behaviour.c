@@ -8,8 +8,10 @@
  * Start-up.  A behaviour process gets its parameters in a malloc()ed
  * block (pointers passed to tm_spawn() must not point into a stack); it
  * copies what it needs into its own heap and frees the block before
- * anything else.  The starter waits for <init-ok pid> or <init-failed pid
- * reason>, with a monitor in case the new process is killed first.
+ * anything else.  If the spawn itself raises, the starter frees the block
+ * and raises the same exception (spawn_owning()).  The starter waits for
+ * <init-ok pid> or <init-failed pid reason>, with a monitor in case the
+ * new process is killed first.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,6 +59,50 @@ static struct tm_term take_clone(struct tm_term *clone)
 
 	tm_free(clone);
 	return t;
+}
+
+/*
+ * Spawn @fn(@arg), linked if @link, for a process that will own @owned
+ * (its malloc()ed data, which it frees itself).  A spawn that raises
+ * (<error "spawn" errno>, e.g. ENOSPC when the port already has
+ * max_actors actors) has not started the process, so nobody else would
+ * free @owned: @undo(@owned) does, then the same exception is raised
+ * again, as the spawn raised it.
+ */
+struct spawn_try {
+	tm_proc_fn fn;
+	void *arg;
+	bool link;
+	bool failed;
+};
+
+static struct tm_term spawn_try_body(void *ctx)
+{
+	struct spawn_try *t = ctx;
+
+	return t->link ? tm_spawn_link(t->fn, t->arg) : tm_spawn(t->fn, t->arg);
+}
+
+static struct tm_term spawn_try_caught(struct tm_term exc, void *ctx)
+{
+	struct spawn_try *t = ctx;
+
+	t->failed = true;
+	return exc;
+}
+
+static struct tm_term spawn_owning(tm_proc_fn fn, void *arg, bool link,
+				   void (*undo)(void *owned), void *owned)
+{
+	struct spawn_try t = { .fn = fn, .arg = arg, .link = link };
+	struct tm_term pid = tm_catch(spawn_try_caught, spawn_try_body, &t);
+
+	if (!t.failed)
+		return pid;
+	undo(owned);
+	tm_raise(pid);
+	/* What the spawn raised is an API failure: not resumable either. */
+	tm_exit(sym("error"));
 }
 
 static bool is_exit_from(const struct tm_term *msg, const struct tm_term *pid)
@@ -190,14 +236,16 @@ static bool start_pred(const struct tm_term *msg, void *ctx)
 
 /*
  * Spawn @fn(@block) and wait for its handshake: its pid, or raise the
- * reason it failed with.
+ * reason it failed with.  If the spawn raises, @undo(@block) frees the
+ * block first.
  */
-static struct tm_term start_sync(tm_proc_fn fn, void *block, bool link)
+static struct tm_term start_sync(tm_proc_fn fn, void *block, bool link,
+				 void (*undo)(void *block))
 {
 	struct start_wait w;
 	struct tm_term msg;
 
-	w.child = link ? tm_spawn_link(fn, block) : tm_spawn(fn, block);
+	w.child = spawn_owning(fn, block, link, undo, block);
 	w.ref = tm_monitor(w.child);
 	msg = tm_recv_if(start_pred, &w, TM_FOREVER, NULL);
 	if (tm_record_is(&msg, "init-ok", 1)) {
@@ -241,6 +289,15 @@ struct gs {
 	struct tm_term reason;		/* why init failed */
 	int ret;			/* what init returned */
 };
+
+static void gs_block_free(void *arg)
+{
+	struct gs_block *b = arg;
+
+	tm_free(b->args);
+	tm_free(b->parent);
+	free(b);
+}
 
 static struct tm_term bad_return(int ret)
 {
@@ -396,13 +453,11 @@ static struct tm_term gs_start(const struct tm_gen_server_ops *ops,
 	b->args = tm_clone(&args);
 	b->parent = tm_clone(&self);
 	if (!b->args || !b->parent) {
-		tm_free(b->args);
-		tm_free(b->parent);
-		free(b);
+		gs_block_free(b);
 		return raise_error("gen_server start: cannot copy args",
 				   ENOMEM);
 	}
-	return start_sync(gs_main, b, link);
+	return start_sync(gs_main, b, link, gs_block_free);
 }
 
 struct tm_term tm_gen_server_start(const struct tm_gen_server_ops *ops,
@@ -499,8 +554,10 @@ struct sup {
 	struct tm_term why;
 };
 
-static void sup_free(struct sup *s)
+static void sup_free(void *arg)
 {
+	struct sup *s = arg;
+
 	free(s->spec);
 	free(s->removed);
 	free(s->keep);
@@ -730,7 +787,7 @@ static struct tm_term sup_start(const struct tm_sup_spec *spec, bool link)
 		goto nomem;
 	if (n)
 		memcpy(s->spec, spec->children, n * sizeof(*s->spec));
-	return start_sync(sup_main, s, link);
+	return start_sync(sup_main, s, link, sup_free);
 nomem:
 	if (s)
 		sup_free(s);
@@ -781,17 +838,28 @@ static void sv_trace(struct sv *s, const char *line)
 		s->o.trace(line, s->o.trace_ctx);
 }
 
+static void sv_free(void *arg)
+{
+	struct sv *s = arg;
+
+	free(s->r.t);
+	free(s);
+}
+
+/*
+ * A worker that cannot be spawned ends the supervisor with what the spawn
+ * raised; its data is freed first.
+ */
 static void sv_start_worker(struct sv *s)
 {
 	sv_trace(s, TM_SUP_TRACE_START);
-	s->worker = tm_spawn_link(s->fn, s->arg);
+	s->worker = spawn_owning(s->fn, s->arg, true, sv_free, s);
 }
 
 static _Noreturn void sv_halt(struct sv *s, struct tm_term reason)
 {
 	sv_trace(s, TM_SUP_TRACE_HALT);
-	free(s->r.t);
-	free(s);
+	sv_free(s);
 	tm_exit(reason);
 }
 
@@ -869,5 +937,5 @@ struct tm_term tm_spawn_supervised(tm_proc_fn fn, void *arg,
 		return raise_error("spawn_supervised: out of memory", ENOMEM);
 	}
 	s->worker = tm_bool(false);
-	return tm_spawn(sv_main, s);
+	return spawn_owning(sv_main, s, false, sv_free, s);
 }

@@ -5,7 +5,9 @@
  * 5.2) and robust pong server (section 5.3, its exact trace), generic
  * server calls, deferred replies, stops, crashes and heap collection, and
  * supervisors: one_for_one, one_for_all, restart types, restart intensity,
- * shutdown grace then kill, start failures, a generic server as a child.
+ * shutdown grace then kill, start failures, a generic server as a child,
+ * and starts whose spawn fails (the port full): reported as before, and
+ * leaking nothing.
  *
  * Each test runs its scenario as the first process of tm_run() (in the
  * harness's child process).  Termite processes run on a fiber stack, where
@@ -16,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1288,6 +1291,333 @@ TEST(supervisor_start_failure)
 	reset();
 	ASSERT_EQ(0, tm_run(bad_scenario, NULL));
 	ASSERT_STREQ("", res.failure);
+}
+
+/* ---- starts whose spawn fails ---------------------------------------- */
+
+/*
+ * With max_actors lowered to its minimum, the scenario fills its port
+ * with processes that wait, so that every further spawn raises <error
+ * "spawn" ENOSPC>; then each start below fails that way LEAK_ROUNDS
+ * times.  Each must report the failure as documented, and the heap
+ * (mallinfo2(): every arena of the process) must not grow with the
+ * number of failures: a start block left behind by each would.
+ */
+#define MAX_ACTORS_PARAM	"/sys/module/termite/parameters/max_actors"
+#define FULL_LIMIT	16		/* the smallest max_actors */
+#define MAX_FILL	64
+#define LEAK_WARMUP	20
+#define LEAK_ROUNDS	1000
+#define LEAK_SLACK	8192		/* bytes of growth tolerated per case */
+
+enum {
+	FULL_GS_START,		/* tm_gen_server_start(), port full */
+	FULL_GS_START_LINK,	/* tm_gen_server_start_link() */
+	FULL_SUP_START,		/* tm_supervisor_start() */
+	FULL_SUP_START_LINK,	/* tm_supervisor_start_link() */
+	FULL_SUPERVISED,	/* tm_spawn_supervised() */
+	FULL_SUP_CHILD,		/* one slot: the supervisor only */
+	FULL_SV_WORKER,		/* one slot: the supervised process only */
+	FULL_NCASES
+};
+
+static const char *const full_case_names[FULL_NCASES] = {
+	"gen_server_start", "gen_server_start_link", "supervisor_start",
+	"supervisor_start_link", "spawn_supervised", "supervisor_child",
+	"supervised_worker",
+};
+
+static struct {
+	uint64_t fill[MAX_FILL];	/* the waiting processes */
+	int nfill;
+	uint64_t sup_id;		/* the supervisor of FULL_SUP_CHILD */
+	bool filled;			/* the port was full */
+	char handled[RES_LEN];		/* what full_handler() saw */
+	bool resumed;			/* tm_handle() returned */
+	int rounds[FULL_NCASES];	/* failures seen as expected */
+	long long grown[FULL_NCASES];	/* uordblks after - before */
+} full;
+
+static int param_read(const char *path, unsigned long long *val)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%llu", val) == 1;
+	fclose(f);
+	return ok ? 0 : -EINVAL;
+}
+
+static int param_write(const char *path, unsigned long long val)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%llu\n", val) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+static void filler(void *arg)
+{
+	(void)arg;
+	tm_recv();		/* quit */
+}
+
+static struct tm_term spawn_filler(void *ctx)
+{
+	(void)ctx;
+	return tm_spawn(filler, NULL);
+}
+
+/* Spawn fillers until the port is full; what the failed spawn raised. */
+static struct tm_term fill_port(void)
+{
+	struct tm_term r;
+
+	for (;;) {
+		r = try(spawn_filler, NULL);
+		if (!tm_is_pid(&r))
+			return r;
+		if (!CHECK(full.nfill < MAX_FILL)) {
+			tm_kill(r);
+			return r;
+		}
+		full.fill[full.nfill++] = tm_pid_id(&r);
+	}
+}
+
+/* End the last filler, and wait for its end: one free slot. */
+static void release_one(void)
+{
+	struct tm_term pid = tm_pid_of(full.fill[--full.nfill]);
+	struct tm_term ref = tm_monitor(pid);
+
+	tm_send(pid, sym("quit"));
+	CHECK_TERM(down_reason(ref, WAIT), "normal");
+}
+
+static struct tm_term full_gs_start(void *ctx)
+{
+	(void)ctx;
+	return tm_gen_server_start(&kv_ops, tm_int(1));
+}
+
+static struct tm_term full_gs_start_link(void *ctx)
+{
+	(void)ctx;
+	return tm_gen_server_start_link(&kv_ops, tm_int(2));
+}
+
+static struct tm_term full_child_start(void *arg)
+{
+	struct tm_term self = tm_self();
+
+	full.sup_id = tm_pid_id(&self);
+	return tm_gen_server_start_link(&kv_ops, tm_int((intptr_t)arg));
+}
+
+static const struct tm_child_spec full_child[] = {
+	{ .id = "kv", .start = full_child_start, .arg = (void *)3,
+	  .restart = TM_PERMANENT, .shutdown = TM_SEC(1) },
+};
+
+static const struct tm_sup_spec full_sup_spec = {
+	.strategy = TM_ONE_FOR_ONE,
+	.intensity = 1,
+	.period = TM_SEC(1),
+	.children = full_child,
+	.nchildren = 1,
+};
+
+static struct tm_term full_sup_start(void *ctx)
+{
+	(void)ctx;
+	return tm_supervisor_start(&full_sup_spec);
+}
+
+static struct tm_term full_sup_start_link(void *ctx)
+{
+	(void)ctx;
+	return tm_supervisor_start_link(&full_sup_spec);
+}
+
+static struct tm_term full_supervised(void *ctx)
+{
+	(void)ctx;
+	return tm_spawn_supervised(worker, (void *)0, NULL);
+}
+
+/* Whether @t is the term written @text (no failure recorded). */
+static bool term_is(struct tm_term t, const char *text)
+{
+	struct tm_term want = tm_t(text);
+
+	return tm_equal(&t, &want);
+}
+
+/*
+ * One failure of case @c: true if it was reported as expected (@spawn:
+ * what a failed spawn raises), once every process it started has ended.
+ * The DOWNs are awaited without a timeout (a monitor always gets one): a
+ * timed receive leaves its timer in the scheduler until it is due, which
+ * the heap would count.
+ */
+static bool full_round(int c, const char *spawn)
+{
+	static tm_body_fn const starts[] = {
+		[FULL_GS_START] = full_gs_start,
+		[FULL_GS_START_LINK] = full_gs_start_link,
+		[FULL_SUP_START] = full_sup_start,
+		[FULL_SUP_START_LINK] = full_sup_start_link,
+		[FULL_SUPERVISED] = full_supervised,
+		[FULL_SUP_CHILD] = full_sup_start,
+		[FULL_SV_WORKER] = full_supervised,
+	};
+	char reason[256], want[300];
+	struct tm_term r, ref;
+
+	r = try(starts[c], NULL);
+	if (c != FULL_SV_WORKER && tm_is_pid(&r))
+		tm_kill(r);	/* started after all: end it (and fail) */
+	switch (c) {
+	case FULL_SUP_CHILD:
+		/* The supervisor took the slot, its child did not start. */
+		snprintf(reason, sizeof(reason),
+			 "<failed-to-start-child \"kv\" %s>", spawn);
+		snprintf(want, sizeof(want), "<caught %s>", reason);
+		if (!CHECK_TERM(r, want))
+			return false;
+		/* The slot is free again once the supervisor has ended. */
+		ref = tm_monitor(tm_pid_of(full.sup_id));
+		r = down_reason(ref, TM_FOREVER);
+		return CHECK(term_is(r, reason) || term_is(r, "noproc"));
+	case FULL_SV_WORKER:
+		/* The supervised process started, its worker did not. */
+		if (!CHECK(tm_is_pid(&r)))
+			return false;
+		ref = tm_monitor(r);
+		return CHECK_TERM(down_reason(ref, TM_FOREVER), spawn);
+	default:
+		snprintf(want, sizeof(want), "<caught %s>", spawn);
+		return CHECK_TERM(r, want);
+	}
+}
+
+/*
+ * Under tm_handle() (a handler, not a catcher): the handler sees what the
+ * spawn raised, but cannot resume it, as with any API failure: the
+ * process ends with the reason error.
+ */
+static struct tm_term full_handler(struct tm_term exc, void *ctx)
+{
+	(void)ctx;
+	put(full.handled, &exc);
+	return tm_bool(false);
+}
+
+static void full_handled(void *arg)
+{
+	(void)arg;
+	tm_handle(full_handler, full_gs_start, NULL);
+	full.resumed = true;
+}
+
+static void full_scenario(void *arg)
+{
+	char spawn[64], want[96];
+	struct tm_term r;
+	int c, i;
+
+	(void)arg;
+	snprintf(spawn, sizeof(spawn), "<error \"spawn\" %d>", ENOSPC);
+	snprintf(want, sizeof(want), "<caught %s>", spawn);
+	r = fill_port();
+	full.filled = CHECK_TERM(r, want);
+	tm_collect(NULL, 0);
+	for (c = 0; full.filled && c < FULL_NCASES; c++) {
+		size_t before = 0;
+
+		if (c == FULL_SUP_CHILD)
+			release_one();		/* from now on, one free slot */
+		for (i = 0; i < LEAK_WARMUP + LEAK_ROUNDS; i++) {
+			if (i == LEAK_WARMUP)
+				before = mallinfo2().uordblks;
+			if (!full_round(c, spawn))
+				break;
+			full.rounds[c]++;
+			tm_collect(NULL, 0);
+		}
+		full.grown[c] = (long long)mallinfo2().uordblks -
+				(long long)before;
+	}
+	if (full.filled) {
+		/* One slot is free: full_handled takes it. */
+		struct tm_term ref = tm_monitor(tm_spawn(full_handled, NULL));
+
+		CHECK_TERM(down_reason(ref, WAIT), "error");
+	}
+	while (full.nfill)
+		release_one();
+}
+
+FIXTURE(spawn_full) {
+	unsigned long long old_max;
+	bool lowered;
+};
+
+FIXTURE_SETUP(spawn_full)
+{
+	int err = param_read(MAX_ACTORS_PARAM, &self->old_max);
+
+	if (err)
+		SKIP(return, "cannot read max_actors: %s", strerror(-err));
+}
+
+FIXTURE_TEARDOWN(spawn_full)
+{
+	if (self->lowered)
+		EXPECT_EQ(0, param_write(MAX_ACTORS_PARAM, self->old_max));
+}
+
+/*
+ * Starts whose spawn fails raise what the spawn raised (or, for a child,
+ * the supervisor's <failed-to-start-child id reason>), and free what they
+ * had prepared for the new process.
+ */
+TEST_F(spawn_full, start_spawn_failures)
+{
+	char want[64];
+	int err, c;
+
+	err = param_write(MAX_ACTORS_PARAM, FULL_LIMIT);
+	if (err == -EACCES || err == -EPERM || err == -EROFS)
+		SKIP(return, "cannot write max_actors: %s", strerror(-err));
+	ASSERT_EQ(0, err);
+	self->lowered = true;
+	reset();
+	memset(&full, 0, sizeof(full));
+	err = tm_run(full_scenario, NULL);
+	EXPECT_EQ(0, param_write(MAX_ACTORS_PARAM, self->old_max));
+	self->lowered = false;
+	ASSERT_EQ(0, err);
+	ASSERT_STREQ("", res.failure);
+	ASSERT_TRUE(full.filled);
+	snprintf(want, sizeof(want), "<error \"spawn\" %d>", ENOSPC);
+	EXPECT_STREQ(want, full.handled);
+	EXPECT_FALSE(full.resumed);
+	for (c = 0; c < FULL_NCASES; c++) {
+		TH_LOG("%s: %d failures, heap grew %lld bytes",
+		       full_case_names[c], full.rounds[c], full.grown[c]);
+		EXPECT_EQ(LEAK_WARMUP + LEAK_ROUNDS, full.rounds[c]);
+		EXPECT_GT(LEAK_SLACK, full.grown[c]);
+	}
 }
 
 TEST_HARNESS_MAIN
