@@ -53,6 +53,7 @@
 #define TM_RXBUF_MIN	4096
 #define TM_READY_MAX	256
 #define TM_STACK_MSG	512
+#define TM_SPARE_MAX	32	/* actors a scheduler makes ahead */
 
 /*
  * Non-local exits use GCC's built-in setjmp: five words instead of glibc's
@@ -150,6 +151,12 @@ struct tm_rt {
 	size_t cap;
 	struct tm_ring *ring;		/* NULL: the ioctl interface */
 	unsigned int lticks;		/* local messages taken */
+	/*
+	 * Actors made ahead by TERMITE_IOC_SPAWN_BATCH for this thread's next
+	 * spawns on this port (ids nobody else knows yet).
+	 */
+	uint64_t spare[TM_SPARE_MAX];
+	unsigned int nspare, refill;
 };
 
 static struct {
@@ -160,6 +167,7 @@ static struct {
 	atomic_uint rr;
 	uint32_t max_msg;
 	bool uring;			/* the module serves io_uring */
+	bool spawn_batch;		/* and TERMITE_IOC_SPAWN_BATCH */
 	unsigned int park_max;		/* TM_PARK_MAX, or TERMITE_PARK_MAX */
 } tm_node;
 
@@ -1969,19 +1977,30 @@ void tm_reply(struct tm_term to, struct tm_term tag, struct tm_term value)
 
 /* ---- links, monitors, exits ----------------------------------------- */
 
-static void tm_link_op(struct tm_term pid, unsigned long cmd, uint32_t flags)
+/* LINK or UNLINK @p with @peer: 0 or -errno. */
+static int tm_link_raw(struct tm_proc *p, uint64_t peer, unsigned long cmd,
+		       uint32_t flags)
 {
-	struct tm_proc *p = tm_must();
 	struct termite_link l;
 
 	memset(&l, 0, sizeof(l));
 	l.actor = p->id;
-	l.peer = tm_need_pid(&pid);
+	l.peer = peer;
 	l.flags = flags;
 	tm_flush(p);
 	if (ioctl(p->rt->fd, cmd, &l))
-		tm_fail(cmd == TERMITE_IOC_LINK ? "link" : "unlink", errno);
+		return -errno;
 	p->kn = true;	/* a dead peer's NOPROC may be queued already */
+	return 0;
+}
+
+static void tm_link_op(struct tm_term pid, unsigned long cmd, uint32_t flags)
+{
+	struct tm_proc *p = tm_must();
+	int err = tm_link_raw(p, tm_need_pid(&pid), cmd, flags);
+
+	if (err)
+		tm_fail(cmd == TERMITE_IOC_LINK ? "link" : "unlink", -err);
 }
 
 void tm_link(struct tm_term pid)
@@ -2279,20 +2298,51 @@ static struct tm_rt *tm_pick_rt(void)
 	return &tm_node.rts[atomic_fetch_add(&tm_node.rr, 1) % tm_node.n];
 }
 
-/* Create the actor of a new process on @rt's port (any thread may). */
-static struct tm_proc *tm_proc_new(struct tm_rt *rt, tm_proc_fn fn, void *arg)
+/*
+ * A new actor (mode DELIVER) of @rt's port: made ahead on its own thread,
+ * so that most spawns make no system call (a batch is 8, then 32 actors;
+ * they count towards max_actors, so a spawn may fail with ENOSPC while up
+ * to 31 are ready), else made now.  0, or -1 with errno set.
+ */
+static int tm_actor_new(struct tm_rt *rt, uint64_t *id)
 {
+	struct termite_spawn_batch b;
 	struct termite_spawn sp;
-	struct tm_proc *p;
 
+	if (rt == tm_cur_rt && tm_node.spawn_batch) {
+		if (!rt->nspare) {
+			memset(&b, 0, sizeof(b));
+			b.ids = (uintptr_t)rt->spare;
+			b.count = rt->refill ? TM_SPARE_MAX : 8;
+			b.mode = TERMITE_MODE_DELIVER;
+			if (ioctl(rt->fd, TERMITE_IOC_SPAWN_BATCH, &b))
+				return -1;
+			rt->nspare = b.spawned;
+			rt->refill++;
+		}
+		*id = rt->spare[--rt->nspare];
+		return 0;
+	}
 	memset(&sp, 0, sizeof(sp));
 	sp.mode = TERMITE_MODE_DELIVER;
 	if (ioctl(rt->fd, TERMITE_IOC_SPAWN, &sp))
+		return -1;
+	*id = sp.id;
+	return 0;
+}
+
+/* Create the actor of a new process on @rt's port (any thread may). */
+static struct tm_proc *tm_proc_new(struct tm_rt *rt, tm_proc_fn fn, void *arg)
+{
+	struct tm_proc *p;
+	uint64_t id;
+
+	if (tm_actor_new(rt, &id))
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto out_actor;
-	p->id = sp.id;
+	p->id = id;
 	p->rt = rt;
 	p->rx_flags = ~0u;
 	p->fn = fn;
@@ -2303,7 +2353,7 @@ static struct tm_proc *tm_proc_new(struct tm_rt *rt, tm_proc_fn fn, void *arg)
 
 out_actor:
 	{
-		struct termite_exit ex = { .actor = sp.id };
+		struct termite_exit ex = { .actor = id };
 
 		ioctl(rt->fd, TERMITE_IOC_EXIT, &ex);
 	}
@@ -2331,15 +2381,26 @@ static void tm_proc_start(struct tm_proc *p)
 static struct tm_term tm_spawn_opt(tm_proc_fn fn, void *arg, bool link)
 {
 	struct tm_proc *p = tm_proc_new(tm_pick_rt(), fn, arg);
-	struct tm_term pid;
+	struct termite_exit ex;
+	uint64_t id;
+	int err;
 
 	if (!p)
 		tm_fail("spawn", errno);
-	pid = tm_pid_of(p->id);
-	if (link)
-		tm_link(pid);	/* before the child runs: atomic */
+	id = p->id;	/* p is another thread's once started */
+	/* Linked before the child runs: atomic. */
+	err = link ? tm_link_raw(tm_must(), p->id, TERMITE_IOC_LINK,
+				 TERMITE_LINK_BOTH) : 0;
+	if (err) {
+		/* It never ran: nobody knows it, take it back. */
+		memset(&ex, 0, sizeof(ex));
+		ex.actor = p->id;
+		ioctl(p->rt->fd, TERMITE_IOC_EXIT, &ex);
+		tm_proc_free(p);
+		tm_fail("link", -err);
+	}
 	tm_proc_start(p);
-	return pid;
+	return tm_pid_of(id);
 }
 
 struct tm_term tm_spawn(tm_proc_fn fn, void *arg)
@@ -2471,6 +2532,7 @@ int tm_run_n(unsigned int n, tm_proc_fn fn, void *arg)
 	tm_node.universe = v.universe;
 	tm_node.max_msg = v.max_msg_size;
 	tm_node.uring = (v.features & TERMITE_FEAT_URING) && tm_want_uring();
+	tm_node.spawn_batch = v.features & TERMITE_FEAT_SPAWN_BATCH;
 	tm_node.park_max = TM_PARK_MAX;
 	if (getenv("TERMITE_PARK_MAX"))
 		tm_node.park_max = strtoul(getenv("TERMITE_PARK_MAX"), NULL, 0);

@@ -33,6 +33,13 @@
  *                       receive that raised it goes on
  *   link_directions     link_from, link_to, unlink
  *   api_errors          API misuse raises <error "text" errno>
+ *   spawn_limit         with max_actors lowered, exactly max_actors - 1
+ *                       spawns succeed (actors made ahead are used up
+ *                       first), the next raises <error "spawn" ENOSPC>,
+ *                       and one process ending makes room for one more
+ *   spawn_link_fails    when the link of tm_spawn_link() fails (EMLINK),
+ *                       it raises <error "link" EMLINK>, and the child
+ *                       never runs and is gone (tm_run() returns)
  *   heap_collect        tm_collect() frees all but the terms kept
  *
  * Each test runs its scenario as the first process of tm_run() and
@@ -1285,6 +1292,144 @@ static void heap_main(void *arg)
 	f_c = tm_equal(&acc, &want);
 	n_b = (int64_t)tm_heap()->used;
 	n_c = (int64_t)peak;
+}
+
+/* ---- the port's actor limit ------------------------------------------- */
+
+#define LIMIT	64
+
+static int param_rw(const char *name, unsigned long long *old,
+		    unsigned long long val)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/sys/module/termite/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%llu", old) == 1;
+	fclose(f);
+	if (!ok)
+		return -EIO;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ok = fprintf(f, "%llu\n", val) > 0;
+	return fclose(f) || !ok ? -EIO : 0;
+}
+
+static void blocked(void *arg)
+{
+	(void)arg;
+	tm_recv();
+}
+
+static struct tm_term spawn_body(void *ctx)
+{
+	return tm_spawn(blocked, ctx);
+}
+
+static uint64_t limit_ids[2 * LIMIT + 1];
+
+static void limit_main(void *arg)
+{
+	struct tm_term e;
+	int64_t n, i;
+
+	(void)arg;
+	for (n = 0; n < 2 * LIMIT; n++) {
+		e = tm_catch(identity_handler, spawn_body, NULL);
+		if (!tm_is_pid(&e))
+			break;
+		limit_ids[n] = tm_pid_id(&e);
+	}
+	n_a = n;
+	put(r_a, &e);
+	if (n) {
+		tm_kill(tm_pid_of(limit_ids[0]));
+		tm_sleep(TM_MS(50));
+		e = tm_catch(identity_handler, spawn_body, NULL);
+		f_a = tm_is_pid(&e);
+		put(r_b, &e);
+		if (f_a)
+			limit_ids[0] = tm_pid_id(&e);
+		e = tm_catch(identity_handler, spawn_body, NULL);
+		put(r_c, &e);
+	}
+	for (i = 0; i < n; i++)
+		tm_kill(tm_pid_of(limit_ids[i]));
+}
+
+TEST(spawn_limit)
+{
+	unsigned long long old = 0;
+	char want[64];
+	int err;
+
+	err = param_rw("max_actors", &old, LIMIT);
+	if (err)
+		SKIP(return, "cannot set max_actors: %s", strerror(-err));
+	g_uncaught[0] = '\0';
+	g_nservers = 0;
+	tm_run(limit_main, NULL);
+	param_rw("max_actors", &(unsigned long long){ 0 }, old);
+	snprintf(want, sizeof(want), "<error \"spawn\" %d>", ENOSPC);
+	EXPECT_EQ(LIMIT - 1, n_a) TH_LOG("the first process takes one");
+	EXPECT_STREQ(want, r_a);
+	EXPECT_TRUE(f_a) TH_LOG("after a process ended: %s", r_b);
+	EXPECT_STREQ(want, r_c);
+}
+
+static void never_runs(void *arg)
+{
+	(void)arg;
+	f_b = true;
+}
+
+static struct tm_term spawn_link_body(void *ctx)
+{
+	return tm_spawn_link(never_runs, ctx);
+}
+
+static void link_fail_main(void *arg)
+{
+	struct tm_term e;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 16; i++) {
+		e = tm_spawn_link(blocked, NULL);
+		limit_ids[i] = tm_pid_id(&e);
+	}
+	e = tm_catch(identity_handler, spawn_link_body, NULL);
+	put(r_a, &e);
+	tm_sleep(TM_MS(50));
+	for (i = 0; i < 16; i++) {
+		tm_unlink(tm_pid_of(limit_ids[i]));
+		tm_kill(tm_pid_of(limit_ids[i]));
+	}
+}
+
+TEST(spawn_link_fails)
+{
+	unsigned long long old = 0;
+	char want[64];
+	int err;
+
+	err = param_rw("max_links", &old, 16);
+	if (err)
+		SKIP(return, "cannot set max_links: %s", strerror(-err));
+	f_b = false;
+	g_uncaught[0] = '\0';
+	g_nservers = 0;
+	err = tm_run(link_fail_main, NULL);
+	param_rw("max_links", &(unsigned long long){ 0 }, old);
+	ASSERT_EQ(0, err);
+	snprintf(want, sizeof(want), "<error \"link\" %d>", EMLINK);
+	EXPECT_STREQ(want, r_a);
+	EXPECT_FALSE(f_b) TH_LOG("the child ran");
 }
 
 TEST(heap_collect)
