@@ -68,10 +68,17 @@ u64 tm_new_id(void)
 	return id;
 }
 
+/*
+ * The universe's id table grows and shrinks with its actors, each resize
+ * a deferred work item; min_size (1 KiB of buckets) keeps a universe whose
+ * actors come and go by the dozen (a runtime spawning from a batch made
+ * ahead) from resizing back and forth.
+ */
 static const struct rhashtable_params tm_actor_params = {
 	.key_len = sizeof(u64),
 	.key_offset = offsetof(struct tm_actor, id),
 	.head_offset = offsetof(struct tm_actor, hnode),
+	.min_size = 128,
 	.automatic_shrinking = true,
 };
 
