@@ -1364,7 +1364,11 @@ static struct tm_term tm_lq_take(struct tm_proc *p, struct tm_lmsg *prev,
 		if (p->lq == m)
 			p->lq = prev;
 	}
-	tm__arena_merge(&p->heap, &a);
+	/* A number or a boolean lives in the term itself: free the block. */
+	if (a.used == sizeof(*m))
+		tm_arena_fini(&a);
+	else
+		tm__arena_merge(&p->heap, &a);
 	return t;
 }
 
@@ -1657,9 +1661,10 @@ static __attribute__((noinline)) void tm_drain(struct tm_proc *p)
 			return;
 		h = (void *)p->rx_buf;
 		tm_arena_init(&a, 0);
-		m = tm_arena_alloc(&a, sizeof(*m));
-		if (!m)
+		/* Room for most decodings (more chunks if it needs them). */
+		if (tm__arena_reserve(&a, sizeof(*m) + 2 * (size_t)h->len + 64))
 			tm_fail("receive", ENOMEM);
+		m = tm_arena_alloc(&a, sizeof(*m));
 		m->t = tm_msg_term(&a, h, p->rx_buf + sizeof(*h));
 		m->tag = h->tag;
 		m->remote = !tm_tab_find(p->rt, h->from);
