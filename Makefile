@@ -41,7 +41,7 @@ TMU_HDRS += $(TOP)/libtermite-user/fiber.h $(TOP)/libtermite-user/termite.h \
 	$(TOP)/libtermite-user/behaviour.h
 TMU_TESTS += fiber_test fiber_snapshot_test fiber_mem_test
 host-tests check-host: $(addprefix $(BUILD)/tests/host/,fiber_test fiber_snapshot_test fiber_mem_test)
-TMU_TEST_CFLAGS += -pthread -fstack-protector-strong
+TMU_TEST_CFLAGS += -fstack-protector-strong
 TMU_CTX_OBJ := $(BUILD)/libtermite-user/ctx_x86_64.o
 # (term.mk expands its prerequisites when read: name the fiber objects here.)
 $(TMU_LIB): $(TMU_CTX_OBJ) $(BUILD)/libtermite-user/fiber.o \
@@ -51,7 +51,9 @@ $(BUILD)/libtermite-user/proc.o: TMU_CFLAGS += -I$(TOP)/uapi
 $(TMU_CTX_OBJ): $(TOP)/libtermite-user/ctx_x86_64.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
-$(BUILD)/bench/fiber_bench: $(TOP)/bench/fiber_bench.c $(TMU_LIB)
+# Host benchmarks of the library (no VM): fibers, arenas.
+$(BUILD)/bench/fiber_bench $(BUILD)/bench/arena_bench: $(BUILD)/bench/%: \
+		$(TOP)/bench/%.c $(TMU_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I$(TOP)/libtermite-user $< $(TMU_LIB) -o $@
 
@@ -96,7 +98,8 @@ SUITE_TIMEOUT ?= 300
 .PHONY: all module selftests examples kselftest-headers deps check demo \
 	vm-run clean help lib
 
-all: module selftests examples lib host-tests $(BUILD)/bench/fiber_bench
+all: module selftests examples lib host-tests $(BUILD)/bench/fiber_bench \
+	$(BUILD)/bench/arena_bench
 
 lib: $(TMU_LIB)
 

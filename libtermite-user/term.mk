@@ -7,7 +7,7 @@
 #   include $(TOP)/libtermite-user/term.mk
 #
 #   make $(BUILD)/libtermite-user.a   the static library (TMU_LIB)
-#   make host-tests                   build/tests/host/{term,text,pattern}_test
+#   make host-tests                   build/tests/host/{term,text,pattern,arena}_test
 #   make check-host                   run them: well under a second; the
 #                                     last line is "N passed, N failed"
 #   make fuzz-host                    build/tests/host/fuzz_preserves (clang)
@@ -24,12 +24,12 @@
 #         -c libtermite-user/$f.c -o build/libtermite-user/$f.o
 #   done
 #   ar rcs build/libtermite-user.a build/libtermite-user/{term,preserves,text,pattern}.o
-#   for t in term text pattern; do
-#     gcc -std=gnu11 -O2 -g -Wall -Wextra -Ilibtermite-user \
+#   for t in term text pattern arena; do
+#     gcc -std=gnu11 -O2 -g -Wall -Wextra -pthread -Ilibtermite-user \
 #         -isystem build/kselftest tests/host/${t}_test.c \
 #         build/libtermite-user.a -lm -o build/tests/host/${t}_test
 #   done
-#   tests/host/run.sh build/tests/host/{term,text,pattern}_test
+#   tests/host/run.sh build/tests/host/{term,text,pattern,arena}_test
 #
 #   clang -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
 #       -fno-sanitize-recover=all -Ilibtermite-user tests/host/fuzz_preserves.c \
@@ -54,10 +54,10 @@ TMU_OBJS	= $(patsubst $(TMU_DIR)/%.c,$(TMU_BUILD)/libtermite-user/%.o,$(TMU_SRCS
 TMU_LIB		:= $(TMU_BUILD)/libtermite-user.a
 TMU_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -I$(TMU_DIR)
-TMU_TEST_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -I$(TMU_DIR) \
+TMU_TEST_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -pthread -I$(TMU_DIR) \
 		   -isystem $(TMU_KSFT_DIR)
 
-TMU_TESTS	+= term_test text_test pattern_test
+TMU_TESTS	+= term_test text_test pattern_test arena_test
 TMU_TEST_BINS	= $(addprefix $(TMU_BUILD)/tests/host/,$(TMU_TESTS))
 TMU_TEST_HDRS	:= $(TMU_TOP)/tests/host/tm_test_util.h
 

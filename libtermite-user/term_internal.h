@@ -3,7 +3,8 @@
  * Private helpers shared by the term layer's source files (term.c,
  * preserves.c, text.c, pattern.c) and proc.c: the byte sink the encoder
  * writes to, UTF-8 checking, varints, the text reader used by the pattern
- * parser, and the arena helpers of messages between local processes.
+ * parser, the arena helpers of messages between local processes, and the
+ * bounds of the arena chunk cache.
  * Not installed; not part of the API.
  */
 #ifndef TERMITE_TERM_INTERNAL_H
@@ -23,6 +24,19 @@
 int tm__copy_size(const struct tm_term *t, size_t *size);
 int tm__arena_reserve(struct tm_arena *a, size_t size);
 void tm__arena_merge(struct tm_arena *to, struct tm_arena *from);
+
+/*
+ * Arena chunks (term.c): an arena's first chunk and the most a growing
+ * one doubles to (chunks up to that come in size classes); the bytes of
+ * freed chunks a thread keeps for reuse, in all and of one class; what
+ * the calling thread keeps now, and freeing it (tests).
+ */
+#define CHUNK_MIN	4096
+#define CHUNK_MAX	(1u << 20)
+#define CACHE_MAX	(2u << 20)
+#define CACHE_CLASS_MAX	(1u << 20)
+size_t tm__chunk_cache_bytes(void);
+void tm__chunk_cache_drain(void);
 
 /* Binary syntax tags, Preserves 0.996 (https://preserves.dev/preserves-binary.html). */
 #define TAG_FALSE	0x80

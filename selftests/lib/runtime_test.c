@@ -1259,7 +1259,7 @@ TEST(api_errors)
 
 static void heap_main(void *arg)
 {
-	struct tm_term acc = tm_int(0), t, want, self, m;
+	struct tm_term acc = tm_int(0), t, want, self, m, keep[2];
 	size_t peak = 0;
 	int i;
 
@@ -1274,7 +1274,10 @@ static void heap_main(void *arg)
 	want = tm_seq(tm_heap(), 2, tm_int(1999),
 		      tm_t("<junk [1 2 3 4 5 6 7 8 9 10] \"some text to take room\">"));
 	f_a = tm_equal(&acc, &want);
-	tm_collect(&acc, 1);
+	/* want is compared again below: it must survive too. */
+	keep[0] = acc;
+	keep[1] = want;
+	tm_collect(keep, 2);
 	n_a = (int64_t)tm_heap()->used;
 
 	/* Received messages too. */
@@ -1287,9 +1290,9 @@ static void heap_main(void *arg)
 		f_b = tm_is(&m, TM_SEQUENCE) && int_is(tm_item(&m, 0), i);
 		if (!f_b)
 			break;
-		tm_collect(&acc, 1);
+		tm_collect(keep, 2);
 	}
-	f_c = tm_equal(&acc, &want);
+	f_c = tm_equal(&keep[0], &keep[1]);
 	n_b = (int64_t)tm_heap()->used;
 	n_c = (int64_t)peak;
 }
