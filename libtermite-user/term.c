@@ -739,9 +739,17 @@ static int cp_term(struct copier *c, const struct tm_term *t,
 		if (!c->sizing && !items)
 			return TM_ENOMEM;
 		for (i = 0; i < t->len; i++) {
+			const struct tm_term *it = &t->u.items[i];
 			struct tm_term tmp;
 
-			err = cp_term(c, &t->u.items[i], &tmp, depth + 1);
+			/* Numbers and booleans are whole in the item. */
+			if (it->kind == TM_BOOL || it->kind == TM_DOUBLE ||
+			    (it->kind == TM_INT && !(it->flags & TM_F_BIGINT))) {
+				if (!c->sizing)
+					items[i] = *it;
+				continue;
+			}
+			err = cp_term(c, it, &tmp, depth + 1);
 			if (err)
 				return err;
 			if (!c->sizing)
