@@ -399,7 +399,13 @@ acknowledgement.
     md.append("""The programs of the paper's sections 7.2 and 7.3.1, written the same way
 with libtermite-user (`bench/paper_bench.c`) and in Erlang
 (`bench/erl/paper_bench.erl`), each in one OS process.  termite processes
-free their heap (`tm_collect()`) when it passes 256 KiB.
+free their heap (`tm_collect()`) when it passes 256 KiB.  All of them run
+on one scheduler, so their messages skip the kernel (one deep copy into
+the receiver's local mailbox); spawns and exits are kernel operations
+(actors made 32 at a time by `TERMITE_IOC_SPAWN_BATCH`, one
+`TERMITE_IOC_EXIT` each).  "termite (library, ioctl)" is the same with
+`TERMITE_URING=0`: the scheduler asks the kernel for news by ioctl and
+poll() instead of io_uring.
 """)
     md.append(paper_tables(d, data, meta))
     md.append("## 3. Memory\n")
