@@ -25,6 +25,13 @@
  *                          arrives intact; an invalid term raises
  *   kill_with_backlog      a process killed with local messages queued
  *                          dies (DOWN killed); sending to it after is fine
+ *   fifo_mixed             two schedulers: 8 senders (half of them on the
+ *                          receiver's scheduler) each send 1500 numbered
+ *                          messages and, every 25th, a trapped exit signal
+ *                          (an EXIT message through the kernel) to one
+ *                          receiver that takes them with plain and with
+ *                          selective receives: every sender's messages and
+ *                          EXITs arrive in the order sent, none lost
  *
  * Run in the test VM with the module loaded (make check runs it with
  * io_uring and again with TERMITE_URING=0, from lib_ioctl.sh):
@@ -38,7 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -629,6 +638,132 @@ TEST(kill_with_backlog)
 	EXPECT_NE(NULL, strstr(r_a, " killed>")) TH_LOG("%s", r_a);
 	EXPECT_TRUE(n_d);
 	EXPECT_STREQ("none", r_b);
+}
+
+/* ---- fifo_mixed -------------------------------------------------------- */
+
+#define F_SENDERS	8
+#define F_N		1500
+#define F_NOTE		25	/* every F_NOTE-th message, an exit signal too */
+
+static uint64_t f_recv;		/* the receiver's actor id */
+static atomic_int f_local;	/* senders on the receiver's scheduler */
+static pid_t f_rtid;
+
+static void f_sender(void *arg)
+{
+	intptr_t k = (intptr_t)arg;
+	struct tm_term to = tm_pid_of(f_recv);
+	int64_t i;
+
+	if (syscall(SYS_gettid) == f_rtid)
+		atomic_fetch_add(&f_local, 1);
+	for (i = 0; i < F_N; i++) {
+		tm_send(to, tm_seq(tm_heap(), 2, tm_int(k), tm_int(i)));
+		if (i % F_NOTE == F_NOTE - 1)
+			tm_exit_signal(to, tm_rec(tm_heap(), tm_symbol("note"), 2,
+						  tm_int(k), tm_int(i)));
+		if (i % 16 == 0)
+			tm_yield();
+		if (i % 64 == 0)
+			tm_collect(&to, 1);
+	}
+}
+
+struct f_want {
+	int64_t k;
+};
+
+/* [k i] from sender @ctx's k, or its <EXIT pid <note k i>>. */
+static bool f_from(const struct tm_term *m, void *ctx)
+{
+	int64_t k = ((struct f_want *)ctx)->k, v;
+	const struct tm_term *r;
+
+	if (tm_is(m, TM_SEQUENCE) && tm_count(m) == 2)
+		return !tm_get_int(tm_item(m, 0), &v) && v == k;
+	if (!tm_record_is(m, "EXIT", 2))
+		return false;
+	r = tm_record_field(m, 1);
+	return tm_record_is(r, "note", 2) &&
+	       !tm_get_int(tm_record_field(r, 0), &v) && v == k;
+}
+
+static void f_receiver(void *arg)
+{
+	static int64_t next[F_SENDERS];	/* position: 2i data, 2i+1 note */
+	int64_t total = F_SENDERS * (F_N + F_N / F_NOTE), got, k, i, pos;
+	struct f_want w;
+	struct tm_term m, none = tm_symbol("none");
+	const struct tm_term *r;
+
+	(void)arg;
+	tm_trap_exit(true);
+	f_rtid = syscall(SYS_gettid);
+	f_recv = my_id();
+	for (k = 0; k < F_SENDERS; k++)
+		tm_spawn(f_sender, (void *)(intptr_t)k);
+	for (got = 0; got < total; got++) {
+		m = none;
+		if (got % 7 == 3) {
+			/* Selective: one sender's next, if it is there. */
+			w.k = got % F_SENDERS;
+			m = tm_recv_if(f_from, &w, 0, &none);
+		}
+		if (tm_symbol_is(&m, "none"))
+			m = tm_recv_for(WAIT, &none);
+		if (tm_is(&m, TM_SEQUENCE) && tm_count(&m) == 2 &&
+		    !tm_get_int(tm_item(&m, 0), &k) &&
+		    !tm_get_int(tm_item(&m, 1), &i)) {
+			pos = 2 * i;
+		} else if (tm_record_is(&m, "EXIT", 2) &&
+			   (r = tm_record_field(&m, 1)) &&
+			   tm_record_is(r, "note", 2) &&
+			   !tm_get_int(tm_record_field(r, 0), &k) &&
+			   !tm_get_int(tm_record_field(r, 1), &i)) {
+			pos = 2 * i + 1;
+		} else if (tm_record_is(&m, "EXIT", 2)) {
+			got--;		/* a sender's normal end */
+			continue;
+		} else {
+			put(r_a, &m);
+			n_a = -1;
+			return;
+		}
+		if (k < 0 || k >= F_SENDERS || pos <= next[k] - 1) {
+			if (!n_b++)
+				put(r_b, &m);
+		}
+		/* The next one of k must be data i+1 or its note. */
+		next[k] = pos + 1;
+		tm_collect(NULL, 0);
+	}
+	n_a = got;
+}
+
+FIXTURE(slow) {};
+FIXTURE_SETUP(slow) {}
+FIXTURE_TEARDOWN(slow) {}
+
+TEST_F_TIMEOUT(slow, fifo_mixed, 120)
+{
+	int err;
+
+	n_a = n_b = 0;
+	r_a[0] = r_b[0] = '\0';
+	g_uncaught[0] = '\0';
+	g_nservers = 0;
+	err = tm_run_n(2, guarded, (void *)f_receiver);
+	if (err == -ENOENT)
+		SKIP(return, "no /dev/termite (module not loaded)");
+	ASSERT_EQ(0, err);
+	ASSERT_STREQ("", g_uncaught);
+	TH_LOG("%d of %d senders on the receiver's scheduler",
+	       atomic_load(&f_local), F_SENDERS);
+	EXPECT_EQ(F_SENDERS * (F_N + F_N / F_NOTE), n_a) TH_LOG("%s", r_a);
+	EXPECT_EQ(0, n_b) TH_LOG("out of order, first: %s", r_b);
+	EXPECT_LT(0, atomic_load(&f_local));
+	EXPECT_GT(F_SENDERS, atomic_load(&f_local));
 }
 
 TEST_HARNESS_MAIN
