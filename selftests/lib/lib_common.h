@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * lib_common.h - helpers shared by the libtermite-user selftests: record
- * results as text, hand terms to new processes, small term checks.
+ * results as text, hand terms to new processes, small term checks, run a
+ * scenario (RUN()).
  * Include after termite.h and the kselftest harness.
  */
 #ifndef _TERMITE_LIB_COMMON_H
@@ -129,5 +130,33 @@ static inline void guarded(void *arg)
 	for (i = 0; i < g_nservers; i++)
 		tm_catch(identity_handler, kill_body, &g_servers[i]);
 }
+
+/*
+ * Run scenario @fn as the first process of tm_run() (@n 0) or tm_run_n(@n),
+ * inside guarded(): tm_run()'s result.
+ */
+static inline int run_scenario_n(unsigned int n, tm_proc_fn fn)
+{
+	g_uncaught[0] = '\0';
+	g_nservers = 0;
+	if (n)
+		return tm_run_n(n, guarded, (void *)fn);
+	return tm_run(guarded, (void *)fn);
+}
+
+static inline int run_scenario(tm_proc_fn fn)
+{
+	return run_scenario_n(0, fn);
+}
+
+/* In a TEST: run @fn, skip without the module, fail on any surprise. */
+#define RUN_N(n, fn) do {						\
+	int __r = run_scenario_n(n, fn);				\
+	if (__r == -ENOENT)						\
+		SKIP(return, "no /dev/termite (module not loaded)");	\
+	ASSERT_EQ(0, __r);						\
+	ASSERT_STREQ("", g_uncaught);					\
+} while (0)
+#define RUN(fn)	RUN_N(0, fn)
 
 #endif /* _TERMITE_LIB_COMMON_H */

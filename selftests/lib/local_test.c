@@ -57,21 +57,6 @@
 
 #include "lib_common.h"
 
-static int run_scenario(tm_proc_fn fn)
-{
-	g_uncaught[0] = '\0';
-	g_nservers = 0;
-	return tm_run(guarded, (void *)fn);
-}
-
-#define RUN(fn) do {							\
-	int __r = run_scenario(fn);					\
-	if (__r == -ENOENT)						\
-		SKIP(return, "no /dev/termite (module not loaded)");	\
-	ASSERT_EQ(0, __r);						\
-	ASSERT_STREQ("", g_uncaught);					\
-} while (0)
-
 static char r_a[RES_LEN], r_b[RES_LEN], r_c[RES_LEN];
 static int64_t n_a, n_b, n_c, n_d;
 
@@ -751,9 +736,7 @@ TEST_F_TIMEOUT(slow, fifo_mixed, 120)
 
 	n_a = n_b = 0;
 	r_a[0] = r_b[0] = '\0';
-	g_uncaught[0] = '\0';
-	g_nservers = 0;
-	err = tm_run_n(2, guarded, (void *)f_receiver);
+	err = run_scenario_n(2, f_receiver);
 	if (err == -ENOENT)
 		SKIP(return, "no /dev/termite (module not loaded)");
 	ASSERT_EQ(0, err);

@@ -41,22 +41,6 @@
 
 #include "lib_common.h"
 
-
-static int run_scenario(tm_proc_fn fn)
-{
-	g_uncaught[0] = '\0';
-	g_nservers = 0;
-	return tm_run(guarded, (void *)fn);
-}
-
-#define RUN(fn) do {							\
-	int __r = run_scenario(fn);					\
-	if (__r == -ENOENT)						\
-		SKIP(return, "no /dev/termite (module not loaded)");	\
-	ASSERT_EQ(0, __r);						\
-	ASSERT_STREQ("", g_uncaught);					\
-} while (0)
-
 /* Results, reset by each test (every test runs in its own OS process). */
 static char r_a[RES_LEN], r_b[RES_LEN], r_c[RES_LEN], r_d[RES_LEN];
 static bool f_a, f_b, f_d;

@@ -91,24 +91,6 @@ static struct tm_term wait_name(const char *name, int64_t timeout)
 	}
 }
 
-static int run_scenario_n(unsigned int n, tm_proc_fn fn)
-{
-	g_uncaught[0] = '\0';
-	g_nservers = 0;
-	if (n)
-		return tm_run_n(n, guarded, (void *)fn);
-	return tm_run(guarded, (void *)fn);
-}
-
-#define RUN_N(n, fn) do {						\
-	int __r = run_scenario_n(n, fn);				\
-	if (__r == -ENOENT)						\
-		SKIP(return, "no /dev/termite (module not loaded)");	\
-	ASSERT_EQ(0, __r);						\
-	ASSERT_STREQ("", g_uncaught);					\
-} while (0)
-#define RUN(fn)	RUN_N(0, fn)
-
 /* Results, fresh in each test (every test runs in its own OS process). */
 static char r_a[RES_LEN], r_b[RES_LEN], r_c[RES_LEN], r_d[RES_LEN];
 static char r_e[RES_LEN], r_f[RES_LEN], r_g[RES_LEN], r_h[RES_LEN];
@@ -1374,10 +1356,10 @@ TEST(spawn_limit)
 	err = param_rw("max_actors", &old, LIMIT);
 	if (err)
 		SKIP(return, "cannot set max_actors: %s", strerror(-err));
-	g_uncaught[0] = '\0';
-	g_nservers = 0;
-	tm_run(limit_main, NULL);
+	err = run_scenario(limit_main);
 	param_rw("max_actors", &(unsigned long long){ 0 }, old);
+	ASSERT_EQ(0, err);
+	ASSERT_STREQ("", g_uncaught);
 	snprintf(want, sizeof(want), "<error \"spawn\" %d>", ENOSPC);
 	EXPECT_EQ(LIMIT - 1, n_a) TH_LOG("the first process takes one");
 	EXPECT_STREQ(want, r_a);
@@ -1425,11 +1407,10 @@ TEST(spawn_link_fails)
 	if (err)
 		SKIP(return, "cannot set max_links: %s", strerror(-err));
 	f_b = false;
-	g_uncaught[0] = '\0';
-	g_nservers = 0;
-	err = tm_run(link_fail_main, NULL);
+	err = run_scenario(link_fail_main);
 	param_rw("max_links", &(unsigned long long){ 0 }, old);
 	ASSERT_EQ(0, err);
+	ASSERT_STREQ("", g_uncaught);
 	snprintf(want, sizeof(want), "<error \"link\" %d>", EMLINK);
 	EXPECT_STREQ(want, r_a);
 	EXPECT_FALSE(f_b) TH_LOG("the child ran");
