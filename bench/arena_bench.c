@@ -84,18 +84,17 @@ static struct tm_term make_list(struct tm_arena *a, long len)
 	return list;
 }
 
-/* One local send: @t copied into an exact arena that @to adopts. */
+/*
+ * One local send as proc.c makes it: @t copied into an arena of its own
+ * (a 256-byte first chunk, growing as the copy needs) that @to adopts.
+ */
 static struct tm_term hop(struct tm_arena *to, const struct tm_term *t)
 {
 	struct tm_arena a;
 	struct tm_term out;
-	size_t size;
 
-	if (tm__copy_size(t, &size))
-		die("copy size");
 	tm_arena_init(&a, 0);
-	if (tm__arena_reserve(&a, LMSG_SIZE + size) ||
-	    !tm_arena_alloc(&a, LMSG_SIZE))
+	if (tm__arena_reserve(&a, 256) || !tm_arena_alloc(&a, LMSG_SIZE))
 		die("reserve");
 	out = tm_copy(&a, t);
 	if (tm_is(&out, TM_INVALID))

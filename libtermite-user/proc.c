@@ -1336,6 +1336,7 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
  */
 #define TM_TICK_NEWS	64
 #define TM_DRAIN_MAX	64
+#define TM_LMSG_FIRST	256	/* first chunk of a local message's arena */
 
 static void tm_lq_add(struct tm_proc *q, struct tm_lmsg *m)
 {
@@ -1389,56 +1390,49 @@ static void tm_lq_free(struct tm_proc *p)
 	p->lq = NULL;
 }
 
-/* A new local message in an arena of its own, holding a copy of @t. */
-static struct tm_lmsg *tm_lmsg_new(const struct tm_term *t, size_t size,
-				   uint64_t tag, bool remote)
-{
-	struct tm_arena a;
-	struct tm_lmsg *m;
-
-	tm_arena_init(&a, 0);
-	if (tm__arena_reserve(&a, sizeof(*m) + size))
-		return NULL;
-	m = tm_arena_alloc(&a, sizeof(*m));
-	m->t = tm_copy(&a, t);
-	if (tm_is(&m->t, TM_INVALID)) {
-		tm_arena_fini(&a);
-		return NULL;
-	}
-	m->tag = tag;
-	m->remote = remote;
-	m->a = a;
-	return m;
-}
-
 /* Whether a message to @q may go to its local mailbox (see above). */
 static bool tm_local_ok(const struct tm_proc *q)
 {
 	return q && !q->kn && !q->rx_wait && !q->dead;
 }
 
-/* Send @t to @q, a process of this scheduler, without the kernel. */
+/*
+ * Send @t to @q, a process of this scheduler, without the kernel: one deep
+ * copy into an arena of its own, which grows as the copy needs (its first
+ * chunk holds a small message whole), no sizing pass.
+ */
 static void tm_lsend(struct tm_proc *q, uint64_t tag, const struct tm_term *t)
 {
+	struct tm_arena a;
 	struct tm_lmsg *m;
-	size_t size;
 	ssize_t n;
 	int err;
 
-	err = tm__copy_size(t, &size);
-	if (err)
-		tm_fail("encode", -err);
-	/* The kernel's limit on messages holds here too. */
-	if (size > tm_node.max_msg) {
-		n = tm_encoded_size(t);
-		if (n < 0)
-			tm_fail("encode", -n);
-		if ((size_t)n > tm_node.max_msg)
-			tm_fail("send", EMSGSIZE);
-	}
-	m = tm_lmsg_new(t, size, tag, false);
-	if (!m)
+	if (tm_is(t, TM_INVALID))
+		tm_fail("encode", -tm_term_error(t));
+	tm_arena_init(&a, 0);
+	if (tm__arena_reserve(&a, TM_LMSG_FIRST))
 		tm_fail("send", ENOMEM);
+	m = tm_arena_alloc(&a, sizeof(*m));
+	m->t = tm_copy(&a, t);
+	err = tm_is(&m->t, TM_INVALID) ? tm_term_error(&m->t) : 0;
+	/* The kernel's limit on messages holds here too. */
+	if (!err && a.used - sizeof(*m) > tm_node.max_msg) {
+		/* (A copy is never smaller than its encoding.) */
+		n = tm_encoded_size(t);
+		err = n < 0 ? (int)n : (size_t)n > tm_node.max_msg ? 1 : 0;
+	}
+	if (err) {
+		tm_arena_fini(&a);
+		if (err == TM_ENOMEM)
+			tm_fail("send", ENOMEM);
+		if (err == 1)
+			tm_fail("send", EMSGSIZE);
+		tm_fail("encode", -err);
+	}
+	m->tag = tag;
+	m->remote = false;
+	m->a = a;
 	tm_lq_add(q, m);
 	if (q->rx_flags != ~0u)
 		tm_wake(q);	/* it waits in a receive */

@@ -11,8 +11,8 @@
  * Arenas.  An arena is a list of malloc()ed chunks, bump-allocated: the
  * first is CHUNK_MIN bytes, each next one twice the last up to CHUNK_MAX
  * (or as big as one allocation needs); tm__arena_reserve() adds one of a
- * given size (a local message's exact size, proc.c); tm_arena_fini() frees
- * them all.  A process's heap is an arena that tm_collect() replaces every
+ * given size (the first chunk of a local message's arena, proc.c);
+ * tm_arena_fini() frees them all.  A process's heap is an arena that tm_collect() replaces every
  * few hundred KiB, and a message arena is made and adopted for every local
  * send, so chunks come and go all the time.  malloc() alone makes that
  * expensive: glibc's free() gives the top of the heap back to the kernel
@@ -778,15 +778,6 @@ struct tm_term tm_copy(struct tm_arena *a, const struct tm_term *t)
 
 	err = cp_term(&c, t, &out, 0);
 	return err ? tm_invalid(err) : out;
-}
-
-int tm__copy_size(const struct tm_term *t, size_t *size)
-{
-	struct copier c = { .sizing = true };
-	int err = cp_term(&c, t, &(struct tm_term){ 0 }, 0);
-
-	*size = c.need;
-	return err;
 }
 
 int tm__arena_reserve(struct tm_arena *a, size_t size)

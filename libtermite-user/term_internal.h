@@ -15,13 +15,11 @@
 #include "term.h"
 
 /*
- * Arenas for messages between processes of one scheduler (proc.c): the
- * bytes tm_copy() of @t takes from an arena (an error for an invalid
- * term); one more chunk of @size bytes, so that that much allocation
- * needs no malloc(); moving every chunk of @from into @to, whose current
- * chunk stays current (@from is left empty).
+ * Arenas for messages between processes of one scheduler (proc.c): one
+ * more chunk of @size bytes, so that that much allocation needs no
+ * malloc(); moving every chunk of @from into @to, whose current chunk
+ * stays current (@from is left empty).
  */
-int tm__copy_size(const struct tm_term *t, size_t *size);
 int tm__arena_reserve(struct tm_arena *a, size_t size);
 void tm__arena_merge(struct tm_arena *to, struct tm_arena *from);
 
