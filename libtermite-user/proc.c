@@ -1316,12 +1316,12 @@ static void tm_send_raw(struct tm_proc *p, uint64_t to, uint64_t tag,
  *  - p->kn says the kernel may hold something for p: set when READY names
  *    it, and by a process of this scheduler that sends it anything through
  *    the kernel (a message, an exit signal); cleared only when a receive
- *    sees the kernel mailbox empty (and no batch of this scheduler is
- *    still unsent).  While it is set, or while p waits in a kernel RECV,
- *    local senders use the kernel too.  So a local sender's messages in
- *    the kernel are always newer than its messages in the local mailbox,
- *    and its death (an EXIT or DOWN message from the kernel) comes after
- *    all of them.
+ *    sees the kernel mailbox empty (and no unsent batch of this scheduler
+ *    holds a send to p).  While it is set, or while p waits in a kernel
+ *    RECV, local senders use the kernel too.  So a local sender's
+ *    messages in the kernel are always newer than its messages in the
+ *    local mailbox, and its death (an EXIT or DOWN message from the
+ *    kernel) comes after all of them.
  *  - A plain receive with a non-empty local mailbox first moves the
  *    kernel's messages behind it (tm_drain(), which also raises pending
  *    exit signals); a selective receive first asks the kernel for pending
