@@ -282,8 +282,9 @@ void tm_port_put(struct tm_port *port)
 
 /*
  * Create an actor of @port in @mode and publish it.  Return: the actor,
- * referenced only by its publication, or an ERR_PTR: -ENOMEM, -ENOSPC
- * (the port owns max_actors actors), or the id table's error.
+ * with a reference for the caller besides its publication's, or an
+ * ERR_PTR: -ENOMEM, -ENOSPC (the port owns max_actors actors), or the id
+ * table's error.
  */
 static struct tm_actor *tm_actor_create(struct tm_port *port, u32 mode)
 {
@@ -294,7 +295,7 @@ static struct tm_actor *tm_actor_create(struct tm_port *port, u32 mode)
 	if (!a)
 		return ERR_PTR(-ENOMEM);
 	a->id = tm_new_id();
-	refcount_set(&a->ref, 1);
+	refcount_set(&a->ref, 2);
 	spin_lock_init(&a->lock);
 	a->port = port;
 	INIT_LIST_HEAD(&a->ready_node);
@@ -334,12 +335,16 @@ out_free:
 	return ERR_PTR(err);
 }
 
-/* Take back a new actor whose id could not be handed out: nobody saw it. */
-static void tm_actor_retract(struct tm_port *port, struct tm_actor *a)
+/*
+ * Take back a new actor whose id could not be handed out in full, and drop
+ * the caller's reference.  A partial write may still have shown the id to
+ * another thread, which may have used the actor (or ended it) since: it
+ * ends as if it had exited normally, its links and monitors told.
+ */
+static void tm_actor_retract(struct tm_actor *a)
 {
-	mutex_lock(&port->uni->topo_lock);
-	tm_actor_unpublish(a);
-	mutex_unlock(&port->uni->topo_lock);
+	tm_actor_end(a, tm_reason_static(TERMITE_EXIT_NORMAL));
+	tm_actor_put(a);
 }
 
 int tm_ioc_spawn(struct tm_port *port, struct tm_call *c)
@@ -356,9 +361,10 @@ int tm_ioc_spawn(struct tm_port *port, struct tm_call *c)
 		return PTR_ERR(a);
 	spp->id = a->id;
 	if (tm_call_out(c, sizeof(*spp), a->id)) {
-		tm_actor_retract(port, a);
+		tm_actor_retract(a);
 		return -EFAULT;
 	}
+	tm_actor_put(a);
 	return 0;
 }
 
@@ -366,41 +372,35 @@ int tm_ioc_spawn_batch(struct tm_port *port, struct tm_call *c)
 {
 	struct termite_spawn_batch *bp = c->arg, b = *bp;
 	u64 __user *uids = u64_to_user_ptr(b.ids);
-	struct tm_actor **made;
+	struct tm_actor *made[TERMITE_SPAWN_BATCH_MAX];
 	u32 i, n;
 	int err = 0;
 
 	if (b.flags || b.mode > TERMITE_MODE_DIE || b.reserved ||
 	    !b.count || b.count > TERMITE_SPAWN_BATCH_MAX)
 		return -EINVAL;
-	made = kmalloc_array(b.count, sizeof(*made), GFP_KERNEL);
-	if (!made)
-		return -ENOMEM;
 	for (n = 0; n < b.count; n++) {
 		made[n] = tm_actor_create(port, b.mode);
 		if (IS_ERR(made[n])) {
 			err = PTR_ERR(made[n]);
 			break;
 		}
-		if (put_user(made[n]->id, uids + n)) {
-			n++;
-			goto out_fault;
-		}
 	}
 	if (!n)
-		goto out;		/* the first one's error */
-	bp->spawned = n;
-	if (!tm_call_out(c, sizeof(*bp), n)) {
-		err = 0;
-		goto out;
-	}
-out_fault:
+		return err;		/* the first one's error */
+	/* No id is written before all are made; then the count. */
 	for (i = 0; i < n; i++)
-		tm_actor_retract(port, made[i]);
-	err = -EFAULT;
-out:
-	kfree(made);
-	return err;
+		if (put_user(made[i]->id, uids + i))
+			break;
+	bp->spawned = n;
+	if (i < n || tm_call_out(c, sizeof(*bp), n)) {
+		for (i = 0; i < n; i++)
+			tm_actor_retract(made[i]);
+		return -EFAULT;
+	}
+	for (i = 0; i < n; i++)
+		tm_actor_put(made[i]);
+	return 0;
 }
 
 int tm_ioc_setopt(struct tm_port *port, struct tm_call *c)

@@ -782,6 +782,26 @@ static int tm_check_exit(const struct termite_exit *ex)
 	return 0;
 }
 
+/**
+ * tm_actor_end() - end an actor as its own EXIT with @r would
+ * @a: the actor, pinned by the caller, whose port the caller holds
+ * @r: the reason
+ *
+ * Nothing happens if it is already dead or dying.
+ */
+void tm_actor_end(struct tm_actor *a, struct tm_reason *r)
+{
+	struct tm_universe *uni = a->port->uni;
+	LIST_HEAD(work);
+
+	mutex_lock(&uni->topo_lock);
+	if (a->state == TM_ALIVE && !a->death_reason) {
+		tm_doom(&work, a, r, false);
+		tm_run_deaths(uni, &work);
+	}
+	mutex_unlock(&uni->topo_lock);
+}
+
 int tm_ioc_exit(struct tm_port *port, struct tm_call *c)
 {
 	struct tm_universe *uni = port->uni;

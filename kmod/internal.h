@@ -410,6 +410,7 @@ int tm_ioc_recv(struct tm_port *port, struct tm_call *c);
 
 /* exit.c */
 struct tm_reason *tm_reason_static(u32 code);
+void tm_actor_end(struct tm_actor *a, struct tm_reason *r);
 struct tm_reason *tm_reason_get(struct tm_reason *r);
 void tm_reason_put(struct tm_reason *r);
 void tm_port_kill_all(struct tm_port *port);

@@ -156,7 +156,8 @@ struct tm_rt {
 	 * spawns on this port (ids nobody else knows yet).
 	 */
 	uint64_t spare[TM_SPARE_MAX];
-	unsigned int nspare, refill;
+	unsigned int nspare;
+	bool refilled;			/* a batch was made before */
 };
 
 static struct {
@@ -458,7 +459,7 @@ static int tm_local_events(struct tm_rt *rt)
 	return woke;
 }
 
-/* Wake the processes of @n actor ids the kernel reported ready. */
+/* Mark the processes of @n actor ids READY named, and wake the waiting. */
 static int tm_wake_ids(struct tm_rt *rt, const uint64_t *ids, unsigned int n)
 {
 	unsigned int i;
@@ -474,6 +475,27 @@ static int tm_wake_ids(struct tm_rt *rt, const uint64_t *ids, unsigned int n)
 			woke++;
 		}
 	}
+	return woke;
+}
+
+/*
+ * Ask the kernel (READY) which of this scheduler's actors have news: mark
+ * them, and wake those waiting.  Returns how many woke.
+ */
+static __attribute__((noinline)) int tm_news(struct tm_rt *rt)
+{
+	uint64_t ids[TM_READY_MAX];
+	struct termite_ready rd;
+	int woke = 0;
+
+	do {
+		memset(&rd, 0, sizeof(rd));
+		rd.ids = (uintptr_t)ids;
+		rd.count = TM_READY_MAX;
+		if (ioctl(rt->fd, TERMITE_IOC_READY, &rd))
+			rd.count = 0;
+		woke += tm_wake_ids(rt, ids, rd.count);
+	} while (rd.count == TM_READY_MAX);
 	return woke;
 }
 
@@ -1081,8 +1103,6 @@ static void tm_ring_close(struct tm_rt *rt)
  */
 static int tm_events(struct tm_rt *rt, bool block)
 {
-	uint64_t ids[TM_READY_MAX];
-	struct termite_ready rd;
 	struct pollfd pfd[2];
 	int64_t timeout;
 	int woke;
@@ -1091,14 +1111,7 @@ static int tm_events(struct tm_rt *rt, bool block)
 		return tm_ring_events(rt, block);
 	for (;;) {
 		woke = tm_local_events(rt);
-		do {
-			memset(&rd, 0, sizeof(rd));
-			rd.ids = (uintptr_t)ids;
-			rd.count = TM_READY_MAX;
-			if (ioctl(rt->fd, TERMITE_IOC_READY, &rd))
-				rd.count = 0;
-			woke += tm_wake_ids(rt, ids, rd.count);
-		} while (rd.count == TM_READY_MAX);
+		woke += tm_news(rt);
 		if (woke || !block)
 			return woke;
 		if (!atomic_load(&tm_node.live))
@@ -1616,18 +1629,6 @@ static struct tm_term tm_timed_out(const struct tm_term *dflt)
 	return tm_raise(tm_symbol("timeout"));
 }
 
-/* Ask the kernel for news of this scheduler's processes, now and then. */
-static __attribute__((noinline)) void tm_news(struct tm_rt *rt)
-{
-	uint64_t ids[TM_READY_MAX];
-	struct termite_ready rd;
-
-	memset(&rd, 0, sizeof(rd));
-	rd.ids = (uintptr_t)ids;
-	rd.count = TM_READY_MAX;
-	if (!ioctl(rt->fd, TERMITE_IOC_READY, &rd))
-		tm_wake_ids(rt, ids, rd.count);
-}
 
 static inline void tm_tick(struct tm_rt *rt)
 {
@@ -2312,12 +2313,12 @@ static int tm_actor_new(struct tm_rt *rt, uint64_t *id)
 		if (!rt->nspare) {
 			memset(&b, 0, sizeof(b));
 			b.ids = (uintptr_t)rt->spare;
-			b.count = rt->refill ? TM_SPARE_MAX : 8;
+			b.count = rt->refilled ? TM_SPARE_MAX : 8;
 			b.mode = TERMITE_MODE_DELIVER;
 			if (ioctl(rt->fd, TERMITE_IOC_SPAWN_BATCH, &b))
 				return -1;
 			rt->nspare = b.spawned;
-			rt->refill++;
+			rt->refilled = true;
 		}
 		*id = rt->spare[--rt->nspare];
 		return 0;

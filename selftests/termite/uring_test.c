@@ -1402,14 +1402,32 @@ TEST_F(uring, parked_own_exit)
 	EXPECT_FALSE(cqe_within(&self->ring, 50));
 }
 
+/*
+ * Reap one completion of receives parked with user_data 0..@n-1 into
+ * @mb[]: a message, for a receive and of a value not seen before.
+ */
+static void reap_one_each(struct __test_metadata *_metadata,
+			  struct io_uring *ring, struct tm_msgbuf *mb, int n,
+			  bool *got_ud, bool *got_val)
+{
+	__u64 ud;
+
+	ASSERT_EQ(8, reap(ring, NULL, &ud));
+	ASSERT_LT(ud, (__u64)n);
+	EXPECT_FALSE(got_ud[ud]);
+	got_ud[ud] = true;
+	ASSERT_LT(val_of(&mb[ud]), (__u64)n);
+	EXPECT_FALSE(got_val[val_of(&mb[ud])]);
+	got_val[val_of(&mb[ud])] = true;
+}
+
 /* Several receives parked on one actor: one message each, none lost. */
 TEST_F(uring, parked_many_one_each)
 {
 	enum { N = 8 };
 	struct tm_msgbuf mb[N];
 	bool got_ud[N] = {}, got_val[N] = {};
-	__u64 ud;
-	int i, res;
+	int i;
 
 	for (i = 0; i < N; i++)
 		ASSERT_EQ(1, park_ud(&self->ring, self->fd, self->b, &mb[i],
@@ -1418,16 +1436,8 @@ TEST_F(uring, parked_many_one_each)
 	/* Half of them, one message at a time. */
 	for (i = 0; i < N / 2; i++)
 		ASSERT_EQ(0, send_val(self->fd, self->a, self->b, i));
-	for (i = 0; i < N / 2; i++) {
-		res = reap(&self->ring, NULL, &ud);
-		ASSERT_EQ(8, res);
-		ASSERT_LT(ud, N);
-		EXPECT_FALSE(got_ud[ud]);
-		got_ud[ud] = true;
-		ASSERT_LT(val_of(&mb[ud]), N);
-		EXPECT_FALSE(got_val[val_of(&mb[ud])]);
-		got_val[val_of(&mb[ud])] = true;
-	}
+	for (i = 0; i < N / 2; i++)
+		reap_one_each(_metadata, &self->ring, mb, N, got_ud, got_val);
 	/* The others stay parked. */
 	EXPECT_FALSE(cqe_within(&self->ring, QUIET_MS));
 	/* The rest in a burst from another port. */
@@ -1440,16 +1450,8 @@ TEST_F(uring, parked_many_one_each)
 			ASSERT_EQ(0, send_val(fd2, x, self->b, i));
 		close(fd2);
 	}
-	for (i = 0; i < N / 2; i++) {
-		res = reap(&self->ring, NULL, &ud);
-		ASSERT_EQ(8, res);
-		ASSERT_LT(ud, N);
-		EXPECT_FALSE(got_ud[ud]);
-		got_ud[ud] = true;
-		ASSERT_LT(val_of(&mb[ud]), N);
-		EXPECT_FALSE(got_val[val_of(&mb[ud])]);
-		got_val[val_of(&mb[ud])] = true;
-	}
+	for (i = 0; i < N / 2; i++)
+		reap_one_each(_metadata, &self->ring, mb, N, got_ud, got_val);
 	for (i = 0; i < N; i++) {
 		EXPECT_TRUE(got_ud[i]);
 		EXPECT_TRUE(got_val[i]);
